@@ -25,8 +25,10 @@ def get_tf():
         import tensorflow
 
         tf = tensorflow.compat.v1
-        tf.disable_v2_behavior()
+        # quiet first, so the deprecation notice of disable_v2_behavior is not printed
+        tensorflow.get_logger().setLevel("ERROR")
         tf.logging.set_verbosity(tf.logging.ERROR)
+        tf.disable_v2_behavior()
         _TF = tf
     return _TF
 
