@@ -1,0 +1,209 @@
+"""Fitting interface, registry and the per-type dense nets all fittings use.
+
+A fitting maps the shared descriptor of each atom to an atomic output. Atoms
+are sorted by type, so type ``t`` is the contiguous block of local atoms
+``[sum(natoms[2:2+t]), sum(natoms[2:3+t]))`` of every frame; each type gets
+its own net (``layer_{l}_type_{t}``, ``final_layer_type_{t}`` inside the head's
+variable scope ``heads/<head>/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from deepmt import keys
+from deepmt.descriptor.base import resolve_config
+from deepmt.errors import ConfigError
+from deepmt.utils.network import (ACTIVATION_NAMES, PRECISION_NAMES, check_choice,
+                                  dense_layer, get_precision, root_variable_scope)
+from deepmt.utils.plugin import Registry
+from deepmt.utils.tf_compat import get_tf
+
+FITTINGS = Registry("fitting")
+
+
+def net_args(default_resnet_dt: bool = True) -> list:
+    """dargs arguments shared by every fitting (hidden widths, activation, ...)."""
+    from dargs import Argument
+
+    return [
+        Argument("neuron", list[int], optional=True, default=[120, 120, 120],
+                 alias=["n_neuron"],
+                 doc="Widths of the hidden layers; a layer as wide as the previous one "
+                     "gets a residual connection."),
+        Argument("activation_function", str, optional=True, default="tanh",
+                 doc="Activation of the hidden layers: " + ", ".join(ACTIVATION_NAMES[:-1])
+                 + "."),
+        Argument("precision", str, optional=True, default="default",
+                 doc="Float precision of the net: " + ", ".join(PRECISION_NAMES)
+                 + " ('default' = float64)."),
+        Argument("resnet_dt", bool, optional=True, default=default_resnet_dt,
+                 doc="Scale residual connections by a trainable per-feature timestep."),
+    ]
+
+
+def seed_arg():
+    from dargs import Argument
+
+    return Argument("seed", [int, None], optional=True, default=None,
+                    doc="Random seed of the initial parameters (null: random).")
+
+
+def sel_type_arg(alias: str):
+    from dargs import Argument
+
+    return Argument("sel_type", [list[int], int, None], optional=True, default=None,
+                    alias=[alias],
+                    doc="Atom types whose atomic tensor is fitted (null: all types).")
+
+
+def type_block(natoms, ntypes: int, t: int):
+    """``(start, count)`` of the type-``t`` block of local atoms (int32 tensors)."""
+    tf = get_tf()
+    start = tf.reduce_sum(natoms[2:2 + t]) if t > 0 else tf.constant(0, tf.int32)
+    return start, natoms[2 + t]
+
+
+class Fitting:
+    """Base class of fitting heads (see ``doc/developer/architecture.md`` §3).
+
+    Parameters
+    ----------
+    descriptor
+        The shared :class:`deepmt.descriptor.Descriptor` (for ``dim_out`` and
+        the rotation-matrix width).
+    ntypes
+        Number of model types.
+    head
+        Head name (errors name the head's config path).
+    """
+
+    register = staticmethod(FITTINGS.register)
+    registered_name = "base"
+    #: "ener", "dipole" or "polar"
+    kind = "ener"
+    #: components of the atomic output (1, 3 or 9)
+    output_dim = 1
+
+    @classmethod
+    def args(cls) -> list:
+        raise NotImplementedError
+
+    def __init__(self, descriptor, ntypes: int, head: str, **config):
+        self.head = head
+        self.ntypes = int(ntypes)
+        self.path = ("model/fitting_net" if head == keys.SINGLE_TASK_HEAD
+                     else f"model/fitting_net_dict/{head}")
+        self.config = resolve_config(self.args(), config, self.path)
+        self.dim_descrpt = descriptor.get_dim_out()
+        cfg = self.config
+        self.neuron = [int(n) for n in cfg["neuron"]]
+        if min(self.neuron, default=1) <= 0:
+            raise ConfigError(f"{self.path}/neuron: need positive widths, got {self.neuron}.")
+        self.activation = check_choice(cfg["activation_function"], ACTIVATION_NAMES,
+                                       f"{self.path}/activation_function")
+        self.precision_name = check_choice(cfg["precision"], PRECISION_NAMES,
+                                           f"{self.path}/precision")
+        self.resnet_dt = bool(cfg["resnet_dt"])
+        self.seed = cfg["seed"]
+        self.trainable = [True] * (len(self.neuron) + 1)
+        self.layer_name: List[Optional[str]] = [None] * (len(self.neuron) + 1)
+
+    # --- information ---------------------------------------------------
+    def get_sel_type(self) -> List[int]:
+        return list(range(self.ntypes))
+
+    def get_output_dim(self) -> int:
+        return self.output_dim
+
+    def get_dim_fparam(self) -> int:
+        return 0
+
+    def get_dim_aparam(self) -> int:
+        return 0
+
+    def needs_rot_mat(self) -> bool:
+        return self.kind != "ener"
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"type": self.registered_name, **self.config}
+
+    def metadata(self) -> Dict[str, Any]:
+        """The head's entry of the ``deepmt_attr/metadata`` JSON."""
+        return {"type": self.kind, "sel_type": self.get_sel_type(),
+                "output_dim": self.get_output_dim(), "dim_fparam": self.get_dim_fparam(),
+                "dim_aparam": self.get_dim_aparam()}
+
+    def data_requirements(self) -> list:
+        """:class:`deepmt.data.requirement.DataRequirement` list of the fitting."""
+        return []
+
+    def compute_output_stats(self, sample: list, protect: float = 1e-2) -> None:
+        """Output statistics from this head's stat sample (one list of batches
+        per system); default: none."""
+
+    def build(self, descriptor, natoms, rot_mat=None, fparam=None, aparam=None):
+        raise NotImplementedError
+
+    def build_attrs(self) -> None:
+        """Per-head constants under ``heads/<head>/`` (current name scope)."""
+        tf = get_tf()
+        tf.constant(self.kind, name="model_attr/model_type")
+        tf.constant(self.get_sel_type(), dtype=tf.int32, name="model_attr/sel_type")
+        tf.constant(self.get_output_dim(), dtype=tf.int32, name="model_attr/output_dim")
+        tf.constant(self.get_dim_fparam(), dtype=tf.int32, name="fitting_attr/dfparam")
+        tf.constant(self.get_dim_aparam(), dtype=tf.int32, name="fitting_attr/daparam")
+
+    # --- nets ------------------------------------------------------------
+    def precision(self):
+        return get_precision(self.precision_name)
+
+    def type_net(self, x, t: int, n_out: int):
+        """Hidden layers + linear output layer of the type-``t`` net.
+
+        Parameters
+        ----------
+        x
+            ``n x din`` input in the net precision.
+        t
+            Atom type (selects the variables).
+        n_out
+            Output width.
+
+        Returns
+        -------
+        ``n x n_out`` in the net precision.
+        """
+        prev = None
+        for layer, width in enumerate(self.neuron):
+            residual = layer > 0 and width == prev
+            y = self._layer(x, width, layer, f"layer_{layer}_type_{t}", t,
+                            activation=self.activation, use_timestep=residual and self.resnet_dt)
+            x = x + y if residual else y
+            prev = width
+        return self._layer(x, n_out, len(self.neuron), f"final_layer_type_{t}", t,
+                           activation=None, use_timestep=False)
+
+    def _layer(self, x, width: int, index: int, scope: str, t: int, *, activation,
+               use_timestep: bool):
+        kwargs = dict(precision=x.dtype, activation=activation, seed=self.seed,
+                      trainable=self.trainable[index], use_timestep=use_timestep)
+        shared = self.layer_name[index]
+        if shared is None:
+            return dense_layer(x, width, scope=scope, **kwargs)
+        tf = get_tf()
+        with root_variable_scope("shared_fitting", reuse=tf.AUTO_REUSE):
+            return dense_layer(x, width, scope=f"{shared}_type_{t}", **kwargs)
+
+
+def normalize_sel_type(value, ntypes: int, path: str) -> List[int]:
+    """``sel_type`` key -> sorted list of type ids (``None`` = all types)."""
+    if value is None:
+        return list(range(ntypes))
+    items: Sequence = [value] if isinstance(value, int) else value
+    if (not isinstance(items, (list, tuple)) or not items
+            or not all(isinstance(t, int) and 0 <= t < ntypes for t in items)):
+        raise ConfigError(
+            f"{path}/sel_type: expected type indices in [0, {ntypes}), got {value!r}."
+        )
+    return sorted(set(int(t) for t in items))
