@@ -105,12 +105,15 @@ def _per_atom(metrics: List[Metric]) -> List[Metric]:
 
 
 def _check_detail_prefix(prefix: str) -> None:
+    """Create the folder of the detail files; fail clearly if that is impossible."""
     from deepmt.errors import DeepMTError
 
     folder = Path(prefix).parent
-    if not folder.is_dir():
-        raise DeepMTError(f"cannot write the detail files {prefix}.*: folder {str(folder)!r} "
-                          "does not exist.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DeepMTError(f"cannot write the detail files {prefix}.*: cannot create folder "
+                          f"{str(folder)!r} ({err.strerror}).") from None
 
 
 def _save(prefix: str, suffix: str, data, header: str, append: bool) -> None:
@@ -147,7 +150,12 @@ def _test_ener(dp, path: str, args, append: bool) -> Tuple[List[Metric], int]:
         reqs.append(DataRequirement("atom_ener", 1, atomic=True))
     system = DataSystem(path, type_map=dp.get_type_map() or None, requirements=reqs,
                         set_prefix=args.set_prefix, ntypes=dp.get_ntypes())
-    _warn_missing(system, ["energy", "force"] + ["virial"] * system.pbc)
+    _warn_missing(system, ["energy", "force"])
+    # unlike DeePMD-kit, virial errors are reported only against real virial labels
+    has_virial = system.pbc and all("virial" in info.sizes for info in system.sets)
+    if system.pbc and not has_virial:
+        log.info("system %s has no virial.npy in every set: virial errors are not reported",
+                 system.path)
     nat = system.natoms
     label = {key: [] for key in ("energy", "force", "virial", "atom_ener")}
     pred = {key: [] for key in label}
@@ -167,7 +175,7 @@ def _test_ener(dp, path: str, args, append: bool) -> Tuple[List[Metric], int]:
     metrics = (_errors(diff["energy"], "Energy", "eV")
                + _per_atom(_errors(diff["energy"], "Energy", "eV", 1.0 / nat))
                + _errors(diff["force"], "Force ", "eV/A"))
-    if system.pbc:
+    if has_virial:
         metrics += (_errors(diff["virial"], "Virial", "eV")
                     + _per_atom(_errors(diff["virial"], "Virial", "eV", 1.0 / nat)))
     if args.atomic and all("atom_ener" in info.sizes for info in system.sets):

@@ -193,3 +193,17 @@ def test_heads_with_parameters_read_them_from_the_data(united_model, tmp_path, c
     assert cli(["test", "-m", united_model, "--head", "param", "-s", str(tmp_path / "s")]) == 0
     assert _metric(capsys.readouterr().out, "Energy MAE") == pytest.approx([0.0], abs=1e-12)
     assert HEADS["param"]["dim_fparam"] == 2
+
+
+def test_virial_errors_need_virial_labels(united_model, tmp_path, capsys):
+    """A periodic system without virial.npy gets no (meaningless) virial errors."""
+    pot = DeepPot(united_model)
+    coord, cell, atype = random_frames(nframes=2, natoms=6, seed=41)
+    e, f, _ = pot.eval(coord, cell, atype)
+    folder = str(tmp_path / "novirial")
+    _write_system(folder, atype, coord, cell, {"energy": e, "force": f})
+    assert cli(["test", "-m", united_model, "--head", "water", "-s", folder,
+                "-d", str(tmp_path / "sub" / "detail")]) == 0
+    text = capsys.readouterr().out
+    assert _metric(text, "Energy RMSE") and not _metric(text, "Virial RMSE")
+    assert np.loadtxt(str(tmp_path / "sub" / "detail.e.out")).shape == (2, 2)
