@@ -26,6 +26,8 @@ T_MESH = "t_mesh"      # int32   [L]: 0 no pbc, 6 pbc, >16 serialized nlist
 #                  heads/<head>/t_aparam [nf * nloc * dim_aparam]
 T_FPARAM = "t_fparam"
 T_APARAM = "t_aparam"
+#: the shared input placeholders every model has
+INPUTS = (T_COORD, T_TYPE, T_NATOMS, T_BOX, T_MESH)
 
 # --- shared descriptor attributes and outputs -------------------------------
 DESCRPT_RCUT = "descrpt_attr/rcut"        # float64 scalar
@@ -38,6 +40,7 @@ O_RMAT = "o_rmat"                         # [nf, nloc * ndescrpt]
 O_RMAT_DERIV = "o_rmat_deriv"             # [nf, nloc * ndescrpt * 3]
 O_RIJ = "o_rij"                           # [nf, nloc * nnei * 3]
 O_MAX_NNEI = "o_max_nnei"                 # int32 [nf, ntypes]
+O_ROT_MAT = "o_rot_mat"                   # [nf * nloc, 3 * M1], only with tensor heads
 
 # --- metadata constants ------------------------------------------------------
 ATTR_FORMAT = "deepmt_attr/format"           # string FORMAT
@@ -55,6 +58,14 @@ O_DIPOLE = "o_dipole"            # [nf, nsel * 3]
 O_GLOBAL_DIPOLE = "o_global_dipole"  # [nf, 3]
 O_POLAR = "o_polar"              # [nf, nsel * 9]
 O_GLOBAL_POLAR = "o_global_polar"    # [nf, 9]
+
+
+#: head kind -> outputs every head of that kind has (relative to heads/<head>/)
+HEAD_OUTPUTS = {
+    "ener": (O_ENERGY, O_FORCE, O_VIRIAL, O_ATOM_ENERGY, O_ATOM_VIRIAL),
+    "dipole": (O_DIPOLE, O_GLOBAL_DIPOLE),
+    "polar": (O_POLAR, O_GLOBAL_POLAR),
+}
 
 
 def head_scope(head: str) -> str:

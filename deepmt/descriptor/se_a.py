@@ -13,6 +13,7 @@ from typing import List
 
 import numpy as np
 
+from deepmt import keys
 from deepmt.descriptor.base import Descriptor
 from deepmt.descriptor.se import DescrptSe, common_args, common_tail_args
 from deepmt.errors import ConfigError
@@ -89,5 +90,5 @@ class DescrptSeA(DescrptSe):
         if self._rot_mat is None:
             q = tf.transpose(self._t_matrix[:, 1:4, :], [0, 2, 1])  # .. x M1 x 3
             q = tf.reshape(tf.cast(q, tf.float64), [-1, 3 * self.neuron[-1]])
-            self._rot_mat = tf.identity(q, name="o_rot_mat")
+            self._rot_mat = tf.identity(q, name=keys.O_ROT_MAT)
         return self._rot_mat

@@ -23,14 +23,8 @@ from deepmt.utils.tf_compat import get_tf, session_config
 
 log = logging.getLogger(__name__)
 
-#: shared input placeholders (always kept)
-INPUTS = (keys.T_COORD, keys.T_TYPE, keys.T_NATOMS, keys.T_BOX, keys.T_MESH)
-#: head kind -> outputs a head must have (relative to ``heads/<head>/``)
-HEAD_OUTPUTS = {
-    "ener": (keys.O_ENERGY, keys.O_FORCE, keys.O_VIRIAL, keys.O_ATOM_ENERGY, keys.O_ATOM_VIRIAL),
-    "dipole": (keys.O_DIPOLE, keys.O_GLOBAL_DIPOLE),
-    "polar": (keys.O_POLAR, keys.O_GLOBAL_POLAR),
-}
+INPUTS = keys.INPUTS
+HEAD_OUTPUTS = keys.HEAD_OUTPUTS
 #: shared outputs kept when present
 SHARED_OUTPUTS = (keys.O_DESCRIPTOR, keys.O_NLIST, keys.O_RMAT, keys.O_RMAT_DERIV, keys.O_RIJ,
                   keys.O_MAX_NNEI)

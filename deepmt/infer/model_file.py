@@ -15,14 +15,8 @@ from deepmt import keys
 from deepmt.errors import ModelFileError
 from deepmt.utils.tf_compat import get_tf
 
-#: head kind -> output nodes (relative to ``heads/<head>/``) a frozen head must have
-REQUIRED_OUTPUTS = {
-    "ener": (keys.O_ENERGY, keys.O_FORCE, keys.O_VIRIAL, keys.O_ATOM_ENERGY, keys.O_ATOM_VIRIAL),
-    "dipole": (keys.O_DIPOLE, keys.O_GLOBAL_DIPOLE),
-    "polar": (keys.O_POLAR, keys.O_GLOBAL_POLAR),
-}
-#: shared input placeholders every frozen model has
-INPUTS = (keys.T_COORD, keys.T_TYPE, keys.T_NATOMS, keys.T_BOX, keys.T_MESH)
+REQUIRED_OUTPUTS = keys.HEAD_OUTPUTS
+INPUTS = keys.INPUTS
 _METADATA_KEYS = ("format", "type_map", "rcut", "sel", "heads", "default_head")
 
 
