@@ -3,16 +3,25 @@
 Frozen-graph layout ("multi_head_v1"): the inputs and the descriptor are
 shared and unscoped; every head lives under ``heads/<head>/``.  A head name
 must match :data:`HEAD_NAME_PATTERN`, which keeps it from ever colliding with
-a graph node name.
+a graph node name, and may not be :data:`DEFAULT_HEAD_ALIAS`; the one test of
+both is :func:`is_valid_head_name`.
 """
 
 import re
+from typing import Iterable, List, Mapping, Optional
 
 FORMAT = "multi_head_v1"
 MODEL_VERSION = "1.0"
 
 #: head names: a letter, then letters, digits, '_', '.', '-' (64 at most)
 HEAD_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+#: ``head="default"`` (any case) always means a file's default head, so no
+#: head may carry this name
+DEFAULT_HEAD_ALIAS = "default"
+#: the head-name rule in words, for error messages
+HEAD_NAME_RULE = ("a head name starts with a letter, followed by at most 63 letters, "
+                  "digits, '_', '.' or '-', and may not be 'default' (in any case), "
+                  "which inference reserves for the default head")
 #: the head name used for a single-task input (``fitting_net`` + ``loss``)
 SINGLE_TASK_HEAD = "main"
 
@@ -68,6 +77,13 @@ HEAD_OUTPUTS = {
 }
 
 
+def is_valid_head_name(name) -> bool:
+    """True when ``name`` obeys :data:`HEAD_NAME_RULE` (a str matching
+    :data:`HEAD_NAME_PATTERN` that is not :data:`DEFAULT_HEAD_ALIAS`)."""
+    return (isinstance(name, str) and HEAD_NAME_PATTERN.match(name) is not None
+            and name.lower() != DEFAULT_HEAD_ALIAS)
+
+
 def head_scope(head: str) -> str:
     """Name scope of a head's nodes: ``heads/<head>``."""
     return f"heads/{head}"
@@ -81,3 +97,35 @@ def head_node(head: str, name: str) -> str:
 def tensor_name(node: str) -> str:
     """First output tensor of a node: ``node:0``."""
     return f"{node}:0"
+
+
+def match_head(requested: str, names: Iterable[str]) -> Optional[str]:
+    """The head of ``names`` that ``requested`` means, or None.
+
+    An exact match wins; otherwise the one name equal to ``requested``
+    up to case (None when there is no such name or more than one).
+    """
+    names = list(names)
+    if requested in names:
+        return requested
+    folded = [name for name in names if name.lower() == requested.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def describe_heads(heads: Mapping[str, Mapping]) -> str:
+    """``"water (ener), dip (dipole)"``: head names with their kinds, for messages."""
+    return ", ".join(f"{name} ({info['type']})" for name, info in heads.items())
+
+
+def required_head_nodes(head: str, info: Mapping) -> List[str]:
+    """Full names of the nodes a frozen head must have.
+
+    The outputs of its kind (:data:`HEAD_OUTPUTS`, none for an unknown kind)
+    and its ``t_fparam``/``t_aparam`` placeholders when it takes them.
+    """
+    names = list(HEAD_OUTPUTS.get(info.get("type"), ()))
+    if int(info.get("dim_fparam", 0)):
+        names.append(T_FPARAM)
+    if int(info.get("dim_aparam", 0)):
+        names.append(T_APARAM)
+    return [head_node(head, name) for name in names]

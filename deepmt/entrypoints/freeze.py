@@ -28,9 +28,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Freeze and report the heads written."""
+    from deepmt import keys
     from deepmt.freeze import freeze
 
     metadata = freeze(args.checkpoint, args.output, head=args.head)
-    heads = ", ".join(f"{name} ({info['type']})" for name, info in metadata["heads"].items())
+    heads = keys.describe_heads(metadata["heads"])
     print(f"wrote {args.output}: heads {heads}; default head {metadata['default_head']}")
     return 0

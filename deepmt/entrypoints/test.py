@@ -1,8 +1,9 @@
 """``deepmt test``: errors of one head of a frozen model on labelled systems.
 
-Energy heads: energy (total and per atom), force and, for periodic systems,
-virial MAE/RMSE per system and a weighted average over systems; detail files
-``PREFIX.e.out``, ``.e_peratom.out``, ``.f.out``, ``.v.out``,
+Energy heads: energy (total and per atom), force and, for periodic systems
+with virial labels, virial MAE/RMSE per system and a weighted average over
+systems; detail files ``PREFIX.e.out``, ``.e_peratom.out``, ``.f.out`` and
+(only for the systems whose virial errors are reported) ``.v.out``,
 ``.v_peratom.out`` in DeePMD-kit's layout (``np.savetxt`` with a
 ``<system>: <columns>`` header, appended system after system; atoms in the
 type-sorted order).  Dipole/polarizability heads: RMSE (plus RMSE/sqrtN and
@@ -16,7 +17,7 @@ import argparse
 import logging
 from collections import namedtuple
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Set, Tuple
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,10 @@ def _batches(system, numb_test: int) -> Iterator[dict]:
 
 def _params(evaluator, batch: dict, natoms: int) -> dict:
     """fparam/aparam of a batch for the evaluator, if its head takes them."""
-    info = evaluator.get_head_info(evaluator.head)
     params = {}
-    if int(info.get("dim_fparam", 0)):
+    if evaluator.get_dim_fparam():
         params["fparam"] = batch["fparam"]
-    if int(info.get("dim_aparam", 0)):
+    if evaluator.get_dim_aparam():
         params["aparam"] = batch["aparam"].reshape(batch["coord"].shape[0], natoms, -1)
     return params
 
@@ -81,12 +81,12 @@ def _params(evaluator, batch: dict, natoms: int) -> dict:
 def _param_requirements(evaluator) -> list:
     from deepmt.data import DataRequirement
 
-    info = evaluator.get_head_info(evaluator.head)
     reqs = []
-    if int(info.get("dim_fparam", 0)):
-        reqs.append(DataRequirement("fparam", int(info["dim_fparam"]), must=True))
-    if int(info.get("dim_aparam", 0)):
-        reqs.append(DataRequirement("aparam", int(info["dim_aparam"]), atomic=True, must=True))
+    if evaluator.get_dim_fparam():
+        reqs.append(DataRequirement("fparam", evaluator.get_dim_fparam(), must=True))
+    if evaluator.get_dim_aparam():
+        reqs.append(DataRequirement("aparam", evaluator.get_dim_aparam(), atomic=True,
+                                    must=True))
     return reqs
 
 
@@ -116,16 +116,26 @@ def _check_detail_prefix(prefix: str) -> None:
                           f"{str(folder)!r} ({err.strerror}).") from None
 
 
-def _save(prefix: str, suffix: str, data, header: str, append: bool) -> None:
+def _detail_path(prefix: str, suffix: str) -> Path:
+    """The detail file ``suffix`` (``.e.out``, ...): it replaces the prefix's extension."""
+    return Path(prefix).with_suffix(suffix)
+
+
+def _save(prefix: str, suffix: str, data, header: str, written: Set[Path]) -> None:
+    """Write a system's rows: a new file on the first write of this run, then append.
+
+    ``written`` holds the files this run has written so far (updated here).
+    """
     import numpy as np
     from deepmt.errors import DeepMTError
 
-    path = Path(prefix).with_suffix(suffix)
+    path = _detail_path(prefix, suffix)
     try:
-        with open(path, "a" if append else "w") as handle:
+        with open(path, "a" if path in written else "w") as handle:
             np.savetxt(handle, data, header=header)
     except OSError as err:
         raise DeepMTError(f"cannot write the detail file {str(path)!r}: {err.strerror}.") from None
+    written.add(path)
 
 
 def _warn_missing(system, keys: List[str]) -> None:
@@ -136,7 +146,7 @@ def _warn_missing(system, keys: List[str]) -> None:
                         "with zeros", system.path, key, lacking, len(system.sets))
 
 
-def _test_ener(dp, path: str, args, append: bool) -> Tuple[List[Metric], int]:
+def _test_ener(dp, path: str, args, written: Set[Path]) -> Tuple[List[Metric], int]:
     """Energy, force and virial errors of one system (and its detail files).
 
     Returns the metrics and the number of frames tested.
@@ -153,9 +163,8 @@ def _test_ener(dp, path: str, args, append: bool) -> Tuple[List[Metric], int]:
     _warn_missing(system, ["energy", "force"])
     # unlike DeePMD-kit, virial errors are reported only against real virial labels
     has_virial = system.pbc and all("virial" in info.sizes for info in system.sets)
-    if system.pbc and not has_virial:
-        log.info("system %s has no virial.npy in every set: virial errors are not reported",
-                 system.path)
+    if not has_virial:
+        _print_no_virial(system.pbc, args.detail_file)
     nat = system.natoms
     label = {key: [] for key in ("energy", "force", "virial", "atom_ener")}
     pred = {key: [] for key in label}
@@ -181,24 +190,37 @@ def _test_ener(dp, path: str, args, append: bool) -> Tuple[List[Metric], int]:
     if args.atomic and all("atom_ener" in info.sizes for info in system.sets):
         metrics += _errors(diff["atom_ener"], "Atomic ener", "eV")
     if args.detail_file:
-        _write_ener_details(args.detail_file, path, label, pred, nat, append)
+        _write_ener_details(args.detail_file, path, label, pred, nat, written, has_virial)
     return metrics, pred["energy"].shape[0]
 
 
+def _print_no_virial(pbc: bool, detail_prefix) -> None:
+    """Say that a system gets no virial errors (and no virial detail rows), and why."""
+    reason = "not every set has virial.npy" if pbc else "the system is not periodic"
+    note = f"# no virial errors: {reason}"
+    if detail_prefix:
+        files = [str(_detail_path(detail_prefix, s)) for s in (".v.out", ".v_peratom.out")]
+        note += f"; nothing written to {files[0]} and {files[1]}"
+    print(note)
+
+
 def _write_ener_details(prefix: str, system: str, label: Dict, pred: Dict, nat: int,
-                        append: bool) -> None:
+                        written: Set[Path], has_virial: bool) -> None:
+    """Energy and force rows; virial rows only when the system has virial labels."""
     import numpy as np
 
     energy = np.concatenate([label["energy"].reshape(-1, 1), pred["energy"].reshape(-1, 1)], 1)
-    _save(prefix, ".e.out", energy, f"{system}: data_e pred_e", append)
-    _save(prefix, ".e_peratom.out", energy / nat, f"{system}: data_e pred_e", append)
+    _save(prefix, ".e.out", energy, f"{system}: data_e pred_e", written)
+    _save(prefix, ".e_peratom.out", energy / nat, f"{system}: data_e pred_e", written)
     force = np.concatenate([label["force"].reshape(-1, 3), pred["force"].reshape(-1, 3)], 1)
     _save(prefix, ".f.out", force,
-          f"{system}: data_fx data_fy data_fz pred_fx pred_fy pred_fz", append)
+          f"{system}: data_fx data_fy data_fz pred_fx pred_fy pred_fz", written)
+    if not has_virial:
+        return
     virial = np.concatenate([label["virial"].reshape(-1, 9), pred["virial"].reshape(-1, 9)], 1)
     header = " ".join([f"data_v{c}" for c in _COMPONENTS] + [f"pred_v{c}" for c in _COMPONENTS])
-    _save(prefix, ".v.out", virial, f"{system}: {header}", append)
-    _save(prefix, ".v_peratom.out", virial / nat, f"{system}: {header}", append)
+    _save(prefix, ".v.out", virial, f"{system}: {header}", written)
+    _save(prefix, ".v_peratom.out", virial / nat, f"{system}: {header}", written)
 
 
 def _tensor_labels(system, key: str, force_atomic: bool) -> bool:
@@ -216,7 +238,7 @@ def _tensor_labels(system, key: str, force_atomic: bool) -> bool:
     return False
 
 
-def _test_tensor(dt, path: str, args, append: bool) -> Tuple[List[Metric], int]:
+def _test_tensor(dt, path: str, args, written: Set[Path]) -> Tuple[List[Metric], int]:
     """RMSE of a dipole/polar head on one system (and its detail file).
 
     Returns the metrics and the number of frames tested.
@@ -251,12 +273,12 @@ def _test_tensor(dt, path: str, args, append: bool) -> Tuple[List[Metric], int]:
                     rmse._replace(name=f"{name} RMSE/N", value=rmse.value / nsel)]
     if args.detail_file:
         _write_tensor_details(args.detail_file, path, label, pred, key,
-                              nsel if atomic else 0, append)
+                              nsel if atomic else 0, written)
     return metrics, label.shape[0]
 
 
 def _write_tensor_details(prefix: str, system: str, label, pred, key: str, nsel: int,
-                          append: bool) -> None:
+                          written: Set[Path]) -> None:
     import numpy as np
 
     names = ["x", "y", "z"] if key == "dipole" else ["p" + c for c in _COMPONENTS]
@@ -265,7 +287,7 @@ def _write_tensor_details(prefix: str, system: str, label, pred, key: str, nsel:
     header = " ".join([f"data_{c}" for c in columns] + [f"pred_{c}" for c in columns])
     width = len(columns)
     data = np.concatenate([label.reshape(-1, width), pred.reshape(-1, width)], axis=1)
-    _save(prefix, ".out", data, f"{system}: {header}", append)
+    _save(prefix, ".out", data, f"{system}: {header}", written)
 
 
 def _print_metrics(metrics: List[Metric]) -> None:
@@ -310,11 +332,11 @@ def run(args: argparse.Namespace) -> int:
     tester = _test_ener if isinstance(evaluator, DeepPot) else _test_tensor
     systems = expand_systems(args.system, where="-s/--system")
     print(f"# model {args.model}, head {evaluator.head} ({evaluator.kinds[0]})")
-    per_system = []
-    for index, path in enumerate(systems):
+    per_system, written = [], set()
+    for path in systems:
         print("# ---------------output of deepmt test---------------")
         print(f"# testing system : {path}")
-        metrics, nframes = tester(evaluator, path, args, append=index > 0)
+        metrics, nframes = tester(evaluator, path, args, written)
         print(f"# number of test data : {nframes}")
         _print_metrics(metrics)
         if tester is _test_tensor:

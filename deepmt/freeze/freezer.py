@@ -9,6 +9,7 @@ result atomically.  No node is renamed; the descriptor weights exist once.
 
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import logging
@@ -23,8 +24,6 @@ from deepmt.utils.tf_compat import get_tf, session_config
 
 log = logging.getLogger(__name__)
 
-INPUTS = keys.INPUTS
-HEAD_OUTPUTS = keys.HEAD_OUTPUTS
 #: shared outputs kept when present
 SHARED_OUTPUTS = (keys.O_DESCRIPTOR, keys.O_NLIST, keys.O_RMAT, keys.O_RMAT_DERIV, keys.O_RIJ,
                   keys.O_MAX_NNEI)
@@ -32,6 +31,9 @@ SHARED_OUTPUTS = (keys.O_DESCRIPTOR, keys.O_NLIST, keys.O_RMAT, keys.O_RMAT_DERI
 _ATTR_SCOPES = ("descrpt_attr", "model_attr", "fitting_attr", "train_attr", "deepmt_attr")
 _ATTR_OPS = ("Const", "VariableV2", "Identity")
 _CKPT_SUFFIXES = (".meta", ".index")
+#: per-head sections of a multi-task training script
+_SCRIPT_HEAD_SECTIONS = (("model", "fitting_net_dict"), ("loss_dict",), ("learning_rate_dict",),
+                         ("training", "data_dict"), ("training", "fitting_weight"))
 _MAX_BYTES = 2 ** 31 - 1
 
 
@@ -97,13 +99,11 @@ def select_heads(metadata: Dict, head: Optional[str], source: str) -> List[str]:
     heads = metadata["heads"]
     if head is None:
         return list(heads)
-    if head in heads:
-        return [head]
-    folded = [name for name in heads if name.lower() == head.lower()]
-    if len(folded) == 1:
-        return folded
-    listed = ", ".join(f"{name} ({info['type']})" for name, info in heads.items())
-    raise HeadError(f"checkpoint {source} has no head {head!r}; its heads are: {listed}.")
+    name = keys.match_head(head, heads)
+    if name is None:
+        raise HeadError(f"checkpoint {source} has no head {head!r}; its heads are: "
+                        f"{keys.describe_heads(heads)}.")
+    return [name]
 
 
 def output_nodes(node_ops: Dict[str, str], metadata: Dict, heads: Sequence[str],
@@ -126,13 +126,9 @@ def output_nodes(node_ops: Dict[str, str], metadata: Dict, heads: Sequence[str],
     ModelFileError
         An input or a head output the inference API needs is absent.
     """
-    required = list(INPUTS) + [keys.ATTR_METADATA]
+    required = list(keys.INPUTS) + [keys.ATTR_METADATA]
     for head in heads:
-        info = metadata["heads"][head]
-        names = list(HEAD_OUTPUTS.get(info["type"], ()))
-        names += [keys.T_FPARAM] * bool(int(info.get("dim_fparam", 0)))
-        names += [keys.T_APARAM] * bool(int(info.get("dim_aparam", 0)))
-        required += [keys.head_node(head, name) for name in names]
+        required += keys.required_head_nodes(head, metadata["heads"][head])
     missing = [name for name in required if name not in node_ops]
     if missing:
         raise ModelFileError(
@@ -171,6 +167,55 @@ def _string_const(name: str, value: str):
     node.attr["dtype"].type = tf.string.as_datatype_enum
     node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value.encode(), dtype=tf.string))
     return node
+
+
+def head_training_script(script: Dict, head: str) -> Dict:
+    """The training script of a one-head export: every other head left out.
+
+    A multi-task script keeps its form, with only ``head`` in
+    ``model/fitting_net_dict``, ``loss_dict``, ``learning_rate_dict``,
+    ``training/data_dict`` and ``training/fitting_weight``; a kept positive
+    weight becomes 1 (the weights of a normalized script sum to 1).  So
+    ``--init-frz-model`` with the export claims only the head it holds.  A
+    single-task script (no ``model/fitting_net_dict``) is returned as is.
+    """
+    model = script.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("fitting_net_dict"), dict):
+        return script
+    out = copy.deepcopy(script)
+    for path in _SCRIPT_HEAD_SECTIONS:
+        section = _section(out, path)
+        for name in [name for name in section if name != head]:
+            del section[name]
+    weights = _section(out, ("training", "fitting_weight"))
+    if weights.get(head):
+        weights[head] = 1.0
+    return out
+
+
+def _section(script: Dict, path: Sequence[str]) -> Dict:
+    """The dict at ``path`` of ``script`` (an empty one when absent)."""
+    for key in path:
+        script = script.get(key) if isinstance(script, dict) else None
+    return script if isinstance(script, dict) else {}
+
+
+def _restrict_training_script(graph_def, head: str) -> None:
+    """Rewrite ``train_attr/training_script`` of ``graph_def`` for one head."""
+    tf = get_tf()
+    for node in graph_def.node:
+        if node.name == keys.ATTR_TRAINING_SCRIPT and node.op == "Const":
+            raw = tf.make_ndarray(node.attr["value"].tensor).item()
+            try:
+                script = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            except ValueError:
+                log.warning("%s is not JSON: kept as it is", keys.ATTR_TRAINING_SCRIPT)
+                return
+            kept = head_training_script(script, head) if isinstance(script, dict) else script
+            if kept is not script:
+                text = json.dumps(kept, separators=(",", ":"))
+                set_string_const(graph_def, keys.ATTR_TRAINING_SCRIPT, text)
+            return
 
 
 def set_string_const(graph_def, name: str, value: str) -> None:
@@ -236,6 +281,7 @@ def _freeze_graph(prefix: str, head: Optional[str]):
     if head is not None:
         metadata["heads"] = {heads[0]: metadata["heads"][heads[0]]}
         metadata["default_head"] = heads[0]
+        _restrict_training_script(frozen, heads[0])
     metadata.setdefault("format", keys.FORMAT)
     if "model_version" not in metadata and "version" not in metadata:
         metadata["model_version"] = keys.MODEL_VERSION
@@ -255,7 +301,8 @@ def freeze(checkpoint: str = ".", output: str = "frozen_model.pb",
         Path of the frozen model, written atomically.
     head
         Keep only this head (a plain single-head file of the same format,
-        its metadata listing only that head, which becomes the default).
+        its metadata listing only that head, which becomes the default, and
+        its training script describing only that head).
 
     Returns
     -------

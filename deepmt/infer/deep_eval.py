@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -20,9 +20,8 @@ from deepmt import keys
 from deepmt.errors import InputError, ModelFileError
 from deepmt.infer import heads as head_lookup
 from deepmt.infer import inputs
-from deepmt.infer.model_file import (REQUIRED_OUTPUTS, check_head_nodes, head_outputs,
-                                     ntypes_of, read_graph_def, read_metadata,
-                                     uses_deepmt_ops)
+from deepmt.infer.model_file import (check_head_nodes, head_outputs, ntypes_of, read_graph_def,
+                                     read_metadata, uses_deepmt_ops)
 from deepmt.utils.tf_compat import get_tf, session_config
 
 #: atoms evaluated per session run unless ``batch_size`` or this variable says otherwise
@@ -141,7 +140,7 @@ class DeepEval:
         heads = self._model.metadata["heads"]
         if head is None:
             return copy.deepcopy(heads)
-        name = head_lookup.resolve_head(heads, head, tuple(REQUIRED_OUTPUTS), None,
+        name = head_lookup.resolve_head(heads, head, tuple(keys.HEAD_OUTPUTS), None,
                                         "get_head_info", self.model_file)
         return copy.deepcopy(heads[name])
 
@@ -210,23 +209,6 @@ class DeepEval:
         return inputs.prepare_frames(coords, cells, atom_types, self.get_ntypes(),
                                      self.get_type_map())
 
-    def _param_feeds(self, head: str, frames: inputs.Frames, fparam, aparam) -> Dict:
-        """Per-frame feeds of a head's fparam/aparam placeholders (``nf x ...``)."""
-        info = self._model.metadata["heads"][head]
-        feeds = {}
-        for key, dim_key, given, prepare in (
-            (keys.T_FPARAM, "dim_fparam", fparam, inputs.frame_param),
-            (keys.T_APARAM, "dim_aparam", aparam, inputs.atom_param),
-        ):
-            dim = int(info.get(dim_key, 0))
-            if dim:
-                feeds[keys.head_node(head, key)] = prepare(given, frames, dim, head)
-            elif given is not None:
-                raise InputError(
-                    f"head {head!r} takes no {key[2:]} ({dim_key} = 0), but one was given."
-                )
-        return feeds
-
     def _run(self, frames: inputs.Frames, fetches: Mapping[object, str],
              feeds: Mapping[str, np.ndarray]) -> Dict:
         """Run ``fetches`` (key -> node name) over all frames, chunk by chunk.
@@ -261,3 +243,67 @@ class DeepEval:
                 parts[key].append(np.asarray(value).reshape(nchunk, -1))
         return {key: np.concatenate(value, axis=0) for key, value in parts.items()}
 
+
+class DeepHead(DeepEval):
+    """Base of the evaluators of one head of a kind in :attr:`kinds`.
+
+    Parameters
+    ----------
+    model
+        Path of a frozen ``.pb`` or another evaluator (shares its session).
+    head
+        Head name; may be left out when the file has a default head of an
+        accepted kind or exactly one such head.  Matched exactly, then
+        case-insensitively (``"default"`` means the default head).
+    load_prefix, batch_size
+        See :class:`DeepEval`.
+
+    Raises
+    ------
+    HeadError
+        Unknown head, a head of another kind, or an ambiguous omission.
+    """
+
+    kinds: Tuple[str, ...] = ()
+
+    def __init__(self, model, head: Optional[str] = None, *, load_prefix: str = "load",
+                 batch_size: Optional[int] = None):
+        super().__init__(model, load_prefix=load_prefix, batch_size=batch_size)
+        self.head = self._resolve(head, self.kinds, type(self).__name__)
+
+    @property
+    def _info(self) -> Dict:
+        """The head's metadata entry (not a copy)."""
+        return self._model.metadata["heads"][self.head]
+
+    def get_dim_fparam(self) -> int:
+        """Frame parameters per frame the head needs (0: none)."""
+        return int(self._info.get("dim_fparam", 0))
+
+    def get_dim_aparam(self) -> int:
+        """Atomic parameters per atom the head needs (0: none)."""
+        return int(self._info.get("dim_aparam", 0))
+
+    def _param_feeds(self, frames: inputs.Frames, fparam, aparam) -> Dict:
+        """Per-frame feeds of the head's fparam/aparam placeholders (``nf x ...``)."""
+        feeds = {}
+        for key, dim, given, prepare in (
+            (keys.T_FPARAM, self.get_dim_fparam(), fparam, inputs.frame_param),
+            (keys.T_APARAM, self.get_dim_aparam(), aparam, inputs.atom_param),
+        ):
+            if dim:
+                feeds[keys.head_node(self.head, key)] = prepare(given, frames, dim, self.head)
+            elif given is not None:
+                raise InputError(f"head {self.head!r} takes no {key[2:]} (dim_{key[2:]} = 0), "
+                                 "but one was given.")
+        return feeds
+
+    def _evaluate(self, coords, cells, atom_types, fparam, aparam,
+                  fetches: Mapping[object, str]) -> Tuple[inputs.Frames, Dict]:
+        """Prepare the frames and run ``fetches`` (key -> node name) on them.
+
+        Returns the frames and ``{key: nf x ... array}``.
+        """
+        frames = self._prepare(coords, cells, atom_types)
+        feeds = self._param_feeds(frames, fparam, aparam)
+        return frames, self._run(frames, fetches, feeds)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 from deepmt import keys
-from deepmt.infer.deep_eval import DeepEval
+from deepmt.infer.deep_eval import DeepHead
 from deepmt.infer.inputs import Frames
 
 
-class DeepPot(DeepEval):
+class DeepPot(DeepHead):
     """Evaluator of one energy (``ener``) head.
 
     Parameters
@@ -29,19 +29,6 @@ class DeepPot(DeepEval):
     """
 
     kinds: Tuple[str, ...] = ("ener",)
-
-    def __init__(self, model, head: Optional[str] = None, *, load_prefix: str = "load",
-                 batch_size: Optional[int] = None):
-        super().__init__(model, load_prefix=load_prefix, batch_size=batch_size)
-        self.head = self._resolve(head, self.kinds, type(self).__name__)
-
-    def get_dim_fparam(self) -> int:
-        """Frame parameters per frame the head needs (0: none)."""
-        return int(self._model.metadata["heads"][self.head].get("dim_fparam", 0))
-
-    def get_dim_aparam(self) -> int:
-        """Atomic parameters per atom the head needs (0: none)."""
-        return int(self._model.metadata["heads"][self.head].get("dim_aparam", 0))
 
     def eval(self, coords, cells, atom_types, atomic: bool = False, fparam=None, aparam=None):
         """Energy, forces and virial of every frame.
@@ -75,9 +62,8 @@ class DeepPot(DeepEval):
         InputError
             Wrong shapes, unknown types, missing or unexpected fparam/aparam.
         """
-        frames = self._prepare(coords, cells, atom_types)
-        feeds = self._param_feeds(self.head, frames, fparam, aparam)
-        raw = self._run(frames, self._fetches(atomic), feeds)
+        frames, raw = self._evaluate(coords, cells, atom_types, fparam, aparam,
+                                     self._fetches(atomic))
         return self._finish(frames, raw, atomic)
 
     def _fetches(self, atomic: bool) -> dict:

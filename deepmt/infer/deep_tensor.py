@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List
 
 import numpy as np
 
 from deepmt import keys
 from deepmt.errors import ModelFileError
-from deepmt.infer.deep_eval import DeepEval
+from deepmt.infer.deep_eval import DeepHead
 from deepmt.infer.inputs import Frames
 
 
-class DeepTensor(DeepEval):
+class DeepTensor(DeepHead):
     """Evaluator of one tensor head (atomic vectors/tensors of selected types).
 
     Parameters
@@ -26,23 +26,17 @@ class DeepTensor(DeepEval):
         See :class:`~deepmt.infer.deep_eval.DeepEval`.
     """
 
-    kinds: Tuple[str, ...] = ()
     _atomic_node = ""
     _global_node = ""
-
-    def __init__(self, model, head: Optional[str] = None, *, load_prefix: str = "load",
-                 batch_size: Optional[int] = None):
-        super().__init__(model, load_prefix=load_prefix, batch_size=batch_size)
-        self.head = self._resolve(head, self.kinds, type(self).__name__)
 
     @property
     def output_dim(self) -> int:
         """Components per atom: 3 (dipole) or 9 (polarizability)."""
-        return int(self._model.metadata["heads"][self.head]["output_dim"])
+        return int(self._info["output_dim"])
 
     def get_sel_type(self) -> List[int]:
         """Type ids whose atoms carry an atomic tensor."""
-        return [int(t) for t in self._model.metadata["heads"][self.head]["sel_type"]]
+        return [int(t) for t in self._info["sel_type"]]
 
     def eval(self, coords, cells, atom_types, atomic: bool = True, fparam=None, aparam=None):
         """The tensor of every frame.
@@ -61,9 +55,8 @@ class DeepTensor(DeepEval):
             :meth:`get_sel_type` (in the order they have in ``atom_types``),
             or ``nf x odim`` global tensors (the sum over atoms).
         """
-        frames = self._prepare(coords, cells, atom_types)
-        feeds = self._param_feeds(self.head, frames, fparam, aparam)
-        raw = self._run(frames, self._fetches(atomic), feeds)
+        frames, raw = self._evaluate(coords, cells, atom_types, fparam, aparam,
+                                     self._fetches(atomic))
         return self._finish(frames, raw, atomic)
 
     def eval_full(self, coords, cells, atom_types, atomic: bool = False, fparam=None,
@@ -79,15 +72,13 @@ class DeepTensor(DeepEval):
             ``atomic nf x nsel x odim`` and ``atom_virial nf x odim x nat x 9``.
         """
         self._require_derivatives(atomic)
-        frames = self._prepare(coords, cells, atom_types)
-        feeds = self._param_feeds(self.head, frames, fparam, aparam)
         fetches = self._fetches(False)
         fetches.update({name: keys.head_node(self.head, name)
                         for name in (keys.O_FORCE, keys.O_VIRIAL)})
         if atomic:
             fetches.update(self._fetches(True))
             fetches[keys.O_ATOM_VIRIAL] = keys.head_node(self.head, keys.O_ATOM_VIRIAL)
-        raw = self._run(frames, fetches, feeds)
+        frames, raw = self._evaluate(coords, cells, atom_types, fparam, aparam, fetches)
         nf, nat, odim = frames.nframes, frames.natoms, self.output_dim
         result = (
             self._finish(frames, raw, False),

@@ -10,32 +10,26 @@ from __future__ import annotations
 import difflib
 from typing import Mapping, Optional, Sequence
 
+from deepmt import keys
 from deepmt.errors import HeadError
 
 #: the head name that always means "the file's default head"
 DEFAULT_ALIAS = "default"
 
 
-def describe_heads(heads: Mapping[str, Mapping]) -> str:
-    """``"water (ener), dip (dipole)"``: the heads of a file with their kinds."""
-    return ", ".join(f"{name} ({info['type']})" for name, info in heads.items())
-
-
 def _match_name(requested: str, heads: Mapping[str, Mapping], default: Optional[str],
                 source: str) -> str:
     """Exact name, then the ``default`` alias, then a case-insensitive match."""
-    if requested in heads:
-        return requested
-    if requested.lower() == DEFAULT_ALIAS and default in heads:
+    if requested not in heads and requested.lower() == DEFAULT_ALIAS and default in heads:
         return default
-    folded = [name for name in heads if name.lower() == requested.lower()]
-    if len(folded) == 1:
-        return folded[0]
+    name = keys.match_head(requested, heads)
+    if name is not None:
+        return name
     hint = difflib.get_close_matches(requested, list(heads), n=1)
     extra = f" Did you mean {hint[0]!r}?" if hint else ""
     raise HeadError(
         f"model {source} has no head {requested!r}; its heads are: "
-        f"{describe_heads(heads)}.{extra}"
+        f"{keys.describe_heads(heads)}.{extra}"
     )
 
 
@@ -46,7 +40,7 @@ def _wrong_kind(name: str, heads: Mapping[str, Mapping], kinds: Sequence[str], w
     return HeadError(
         f"head {name!r} of model {source} is a {heads[name]['type']} head, but {who} "
         f"evaluates {wanted} heads ({', '.join(fitting) or 'the file has none'}); "
-        f"its heads are: {describe_heads(heads)}. Use DeepPotential(model, head={name!r}) "
+        f"its heads are: {keys.describe_heads(heads)}. Use DeepPotential(model, head={name!r}) "
         "to get the evaluator matching a head's kind."
     )
 
@@ -95,10 +89,10 @@ def resolve_head(
     if not fitting:
         raise HeadError(
             f"model {source} has no {wanted} head for {who}; its heads are: "
-            f"{describe_heads(heads)}."
+            f"{keys.describe_heads(heads)}."
         )
     raise HeadError(
         f"model {source} has several {wanted} heads ({', '.join(fitting)}) and none is "
         f"the default head; pass head=... to {who} to choose one. Its heads are: "
-        f"{describe_heads(heads)}."
+        f"{keys.describe_heads(heads)}."
     )

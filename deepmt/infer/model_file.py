@@ -15,8 +15,6 @@ from deepmt import keys
 from deepmt.errors import ModelFileError
 from deepmt.utils.tf_compat import get_tf
 
-REQUIRED_OUTPUTS = keys.HEAD_OUTPUTS
-INPUTS = keys.INPUTS
 _METADATA_KEYS = ("format", "type_map", "rcut", "sel", "heads", "default_head")
 
 
@@ -82,10 +80,10 @@ def _check_metadata(meta: Dict, path: str) -> None:
             f"{', '.join(missing) or 'heads'}); freeze it again with this deepmt version."
         )
     for name, info in meta["heads"].items():
-        if info.get("type") not in REQUIRED_OUTPUTS:
+        if info.get("type") not in keys.HEAD_OUTPUTS:
             raise ModelFileError(
                 f"head {name!r} of model file {path!r} has unknown kind {info.get('type')!r}; "
-                f"this deepmt knows {', '.join(REQUIRED_OUTPUTS)}."
+                f"this deepmt knows {', '.join(keys.HEAD_OUTPUTS)}."
             )
     version = str(model_version(meta))
     if not _version_readable(version):
@@ -145,15 +143,10 @@ def check_head_nodes(graph_def, meta: Dict, path: str) -> None:
         A head or shared input is missing nodes.
     """
     present = {node.name for node in graph_def.node}
-    missing = [name for name in INPUTS if name not in present]
+    needed = list(keys.INPUTS)
     for head, info in meta["heads"].items():
-        needed = list(REQUIRED_OUTPUTS[info["type"]])
-        if int(info.get("dim_fparam", 0)):
-            needed.append(keys.T_FPARAM)
-        if int(info.get("dim_aparam", 0)):
-            needed.append(keys.T_APARAM)
-        missing += [keys.head_node(head, n) for n in needed
-                    if keys.head_node(head, n) not in present]
+        needed += keys.required_head_nodes(head, info)
+    missing = [name for name in needed if name not in present]
     if missing:
         raise ModelFileError(
             f"model file {path!r} is incomplete: nodes {', '.join(missing)} are missing; "

@@ -57,11 +57,10 @@ def eval_heads(model, coords, cells, atom_types, heads: Optional[Sequence[str]] 
     fetches, feeds = {}, {}
     for name, evaluator in evaluators.items():
         fetches.update({(name, key): node for key, node in evaluator._fetches(atomic).items()})
-        info = base.get_head_info()[evaluator.head]
-        feeds.update(base._param_feeds(
-            evaluator.head, frames,
-            _per_head(fparam, evaluator.head, name, int(info.get("dim_fparam", 0))),
-            _per_head(aparam, evaluator.head, name, int(info.get("dim_aparam", 0)))))
+        feeds.update(evaluator._param_feeds(
+            frames,
+            _per_head(fparam, evaluator.head, name, evaluator.get_dim_fparam()),
+            _per_head(aparam, evaluator.head, name, evaluator.get_dim_aparam())))
     raw = base._run(frames, fetches, feeds)
     results = {}
     for name, evaluator in evaluators.items():

@@ -18,6 +18,7 @@ from deepmt.infer import DeepDipole, DeepPolar, DeepPot
 #: the systems name their elements in another order than the model (O H C)
 SYSTEM_TYPE_MAP = ["H", "C", "O"]
 TO_MODEL = np.array([1, 2, 0])  # system type id -> model type id
+COMPONENTS = ("xx", "xy", "xz", "yx", "yy", "yz", "zx", "zy", "zz")
 
 
 def cli(argv):
@@ -111,8 +112,12 @@ def test_energy_errors_and_detail_files(united_model, energy_systems, tmp_path, 
     force = np.loadtxt(tmp_path / "detail.f.out")
     assert force.shape == (3 * 6 + 2 * 4, 6)
     np.testing.assert_allclose(force[:18, :3] - force[:18, 3:], 0.02, atol=1e-12)
+    # virial rows only for the system with virial labels (b is not periodic)
+    assert re.findall(r"^# no virial errors: (.*)$", text, flags=re.M) == [
+        f"the system is not periodic; nothing written to {tmp_path / 'detail.v.out'} and "
+        f"{tmp_path / 'detail.v_peratom.out'}"]
     virial = np.loadtxt(tmp_path / "detail.v.out")
-    assert virial.shape == (5, 18)
+    assert virial.shape == (3, 18)
     np.testing.assert_allclose(virial[:3, :9] - virial[:3, 9:], -0.3, atol=1e-12)
     np.testing.assert_allclose(np.loadtxt(tmp_path / "detail.v_peratom.out")[:3] * 6,
                                virial[:3], rtol=1e-12)
@@ -196,14 +201,33 @@ def test_heads_with_parameters_read_them_from_the_data(united_model, tmp_path, c
 
 
 def test_virial_errors_need_virial_labels(united_model, tmp_path, capsys):
-    """A periodic system without virial.npy gets no (meaningless) virial errors."""
+    """A periodic system without virial.npy gets no (meaningless) virial errors
+    and no virial detail rows; a later system's rows start a fresh file."""
     pot = DeepPot(united_model)
     coord, cell, atype = random_frames(nframes=2, natoms=6, seed=41)
-    e, f, _ = pot.eval(coord, cell, atype)
-    folder = str(tmp_path / "novirial")
-    _write_system(folder, atype, coord, cell, {"energy": e, "force": f})
-    assert cli(["test", "-m", united_model, "--head", "water", "-s", folder,
-                "-d", str(tmp_path / "sub" / "detail")]) == 0
+    e, f, v = pot.eval(coord, cell, atype)
+    _write_system(str(tmp_path / "data" / "a_novirial"), atype, coord, cell,
+                  {"energy": e, "force": f})
+    prefix = tmp_path / "sub" / "detail"
+    assert cli(["test", "-m", united_model, "--head", "water", "-s",
+                str(tmp_path / "data" / "a_novirial"), "-d", str(prefix)]) == 0
     text = capsys.readouterr().out
     assert _metric(text, "Energy RMSE") and not _metric(text, "Virial RMSE")
+    assert "# no virial errors: not every set has virial.npy; nothing written to" in text
     assert np.loadtxt(str(tmp_path / "sub" / "detail.e.out")).shape == (2, 2)
+    assert not os.path.exists(f"{prefix}.v.out") and not os.path.exists(f"{prefix}.v_peratom.out")
+    # a stale file from another run is replaced by the first system that has virials
+    with open(f"{prefix}.v.out", "w") as handle:
+        handle.write("# stale\n" + " ".join(["9"] * 18) + "\n")
+    _write_system(str(tmp_path / "data" / "b_virial"), atype, coord, cell,
+                  {"energy": e, "force": f, "virial": v + 0.5})
+    assert cli(["test", "-m", united_model, "--head", "water", "-s", str(tmp_path / "data"),
+                "-d", str(prefix)]) == 0
+    assert _metric(capsys.readouterr().out, "Virial MAE") == pytest.approx([0.5, 0.5])
+    virial = np.loadtxt(f"{prefix}.v.out")
+    assert virial.shape == (2, 18)
+    np.testing.assert_allclose(virial[:, :9] - virial[:, 9:], 0.5, atol=1e-12)
+    with open(f"{prefix}.v.out") as handle:
+        assert [line for line in handle if line.startswith("#")] == [
+            f"# {tmp_path / 'data' / 'b_virial'}: " + " ".join(
+                [f"data_v{c}" for c in COMPONENTS] + [f"pred_v{c}" for c in COMPONENTS]) + "\n"]

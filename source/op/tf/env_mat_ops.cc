@@ -94,10 +94,14 @@ box: [nf, 9] cell vectors as rows (read only when len(mesh) == 6).
 mesh: neighbour mode given by the length. 0 = open boundaries, neighbours
   among the nall atoms. 6 = periodic: atoms wrapped into the cell, images
   built, nlist maps images back to local indices, rij is the image
-  displacement; needs nall == nloc. 16 = LAMMPS raw pointers [ago, inum, ., .,
-  ilist (2 ints), numneigh (2), firstneigh (2)]. More than 16 = serialized
-  list [nloc, 0 x 15, ilist(nloc), numneigh(nloc), neighbours...] with indices
-  into the nall atoms.
+  displacement; needs nall == nloc. 16 = LAMMPS raw pointers, laid out as in
+  DeePMD-kit: int 0 ago (not read), int 1 inum (<= nloc), ints 4-7 the int*
+  ilist, ints 8-11 the int* numneigh, ints 12-15 the int** firstneigh (each
+  pointer copied from the first bytes of its 4-int block; ints 2-3 are not
+  read). The arrays belong to the caller and must stay alive during the run;
+  centres missing from ilist get no neighbours. More than 16 = serialized
+  list [nloc, 0 x 15, ilist(nloc), numneigh(nloc), neighbours...]. External
+  lists hold indices into the nall atoms.
 davg: [ntypes, ndesc] mean subtracted per centre type.
 dstd: [ntypes, ndesc] divisor per centre type.
 rcut: cut-off radius (Angstrom), > 0.
