@@ -9,7 +9,8 @@ variable scope ``heads/<head>/``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepmt import keys
 from deepmt.descriptor.base import resolve_config
@@ -62,6 +63,32 @@ def type_block(natoms, ntypes: int, t: int):
     tf = get_tf()
     start = tf.reduce_sum(natoms[2:2 + t]) if t > 0 else tf.constant(0, tf.int32)
     return start, natoms[2 + t]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One dense layer of a type net.
+
+    Attributes
+    ----------
+    index
+        Layer index: ``0 .. len(neuron) - 1`` hidden, ``len(neuron)`` output.
+    n_in, n_out
+        Input and output widths.
+    activation
+        Activation name, None for the linear output layer.
+    residual
+        ``y = x + layer(x)`` (a hidden layer as wide as the previous one).
+    use_timestep
+        The residual branch is scaled by a trainable timestep (``idt``).
+    """
+
+    index: int
+    n_in: int
+    n_out: int
+    activation: Optional[str]
+    residual: bool
+    use_timestep: bool
 
 
 class Fitting:
@@ -158,6 +185,54 @@ class Fitting:
     def precision(self):
         return get_precision(self.precision_name)
 
+    def net_input_dim(self) -> int:
+        """Width of the input of each type net (the descriptor width)."""
+        return self.dim_descrpt
+
+    def _net_width(self) -> int:
+        """Width of the output layer of each type net."""
+        return self.get_output_dim()
+
+    def layer_specs(self, n_out: Optional[int] = None) -> List[LayerSpec]:
+        """The layers of a type net: hidden layers, then the linear output layer.
+
+        Parameters
+        ----------
+        n_out
+            Output width (default: :meth:`_net_width`).
+        """
+        n_out = self._net_width() if n_out is None else int(n_out)
+        specs, n_in, prev = [], self.net_input_dim(), None
+        for index, width in enumerate(self.neuron):
+            residual = index > 0 and width == prev
+            specs.append(LayerSpec(index, n_in, width, self.activation, residual,
+                                   residual and self.resnet_dt))
+            n_in = prev = width
+        specs.append(LayerSpec(len(self.neuron), n_in, n_out, None, False, False))
+        return specs
+
+    def shared_layers(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """``(layer_name, properties)`` of every layer shared through ``layer_name``.
+
+        Two layers with one name are one set of variables, so every property
+        listed here (except ``layer``, the layer index) must agree.
+        """
+        if not any(self.layer_name):
+            return []
+        precision = "float64" if self.precision_name == "default" else self.precision_name
+        out = []
+        for spec in self.layer_specs():
+            name = self.layer_name[spec.index]
+            if name is None:
+                continue
+            out.append((name, {
+                "layer": spec.index, "input width": spec.n_in, "output width": spec.n_out,
+                "activation_function": spec.activation or "none (output layer)",
+                "precision": precision, "resnet_dt timestep": spec.use_timestep,
+                "residual connection": spec.residual,
+                "trainable": self.trainable[spec.index]}))
+        return out
+
     def type_net(self, x, t: int, n_out: int):
         """Hidden layers + linear output layer of the type-``t`` net.
 
@@ -174,26 +249,22 @@ class Fitting:
         -------
         ``n x n_out`` in the net precision.
         """
-        prev = None
-        for layer, width in enumerate(self.neuron):
-            residual = layer > 0 and width == prev
-            y = self._layer(x, width, layer, f"layer_{layer}_type_{t}", t,
-                            activation=self.activation, use_timestep=residual and self.resnet_dt)
-            x = x + y if residual else y
-            prev = width
-        return self._layer(x, n_out, len(self.neuron), f"final_layer_type_{t}", t,
-                           activation=None, use_timestep=False)
+        for spec in self.layer_specs(n_out):
+            y = self._layer(x, spec, t)
+            x = x + y if spec.residual else y
+        return x
 
-    def _layer(self, x, width: int, index: int, scope: str, t: int, *, activation,
-               use_timestep: bool):
-        kwargs = dict(precision=x.dtype, activation=activation, seed=self.seed,
-                      trainable=self.trainable[index], use_timestep=use_timestep)
-        shared = self.layer_name[index]
+    def _layer(self, x, spec: LayerSpec, t: int):
+        final = spec.index == len(self.neuron)
+        kwargs = dict(precision=x.dtype, activation=spec.activation, seed=self.seed,
+                      trainable=self.trainable[spec.index], use_timestep=spec.use_timestep)
+        shared = self.layer_name[spec.index]
         if shared is None:
-            return dense_layer(x, width, scope=scope, **kwargs)
+            scope = f"final_layer_type_{t}" if final else f"layer_{spec.index}_type_{t}"
+            return dense_layer(x, spec.n_out, scope=scope, **kwargs)
         tf = get_tf()
         with root_variable_scope("shared_fitting", reuse=tf.AUTO_REUSE):
-            return dense_layer(x, width, scope=f"{shared}_type_{t}", **kwargs)
+            return dense_layer(x, spec.n_out, scope=f"{shared}_type_{t}", **kwargs)
 
 
 def normalize_sel_type(value, ntypes: int, path: str) -> List[int]:

@@ -52,7 +52,9 @@ class EnerFitting(Fitting):
             Argument("layer_name", [list[Optional[str]], None], optional=True, default=None,
                      doc="One name (or null) per layer (hidden layers, then the output "
                          "layer): layers of different heads with the same name share "
-                         "their parameters; the energy bias stays per head."),
+                         "their parameters, so they must have the same input and output "
+                         "widths, activation_function, precision, resnet_dt timestep and "
+                         "trainable flag; the energy bias stays per head."),
             Argument("use_aparam_as_mask", bool, optional=True, default=False,
                      doc="Not supported by deepmt (must be false)."),
         ]
@@ -107,6 +109,10 @@ class EnerFitting(Fitting):
 
     def get_dim_aparam(self) -> int:
         return self.numb_aparam
+
+    def net_input_dim(self) -> int:
+        """Descriptor width plus the frame and atomic parameters."""
+        return self.dim_descrpt + self.numb_fparam + self.numb_aparam
 
     def data_requirements(self) -> list:
         from deepmt.data.requirement import DataRequirement
@@ -200,7 +206,7 @@ class EnerFitting(Fitting):
                 extra.append(tf.tile(fp, [1, count, 1]))
             if ap is not None:
                 extra.append(ap[:, start:start + count])
-            din = self.dim_descrpt + self.numb_fparam + self.numb_aparam
+            din = self.net_input_dim()
             inp = tf.reshape(tf.concat([xt] + extra, axis=2), [-1, din])
             out = self.type_net(inp, t, 1)
             if self.atom_ener[t] is not None:

@@ -14,7 +14,7 @@ from deepmt import keys
 from deepmt.errors import HeadError
 
 #: the head name that always means "the file's default head"
-DEFAULT_ALIAS = "default"
+DEFAULT_ALIAS = keys.DEFAULT_HEAD_ALIAS
 
 
 def _match_name(requested: str, heads: Mapping[str, Mapping], default: Optional[str],

@@ -40,10 +40,10 @@ def check_head_names(names) -> None:
     """Raise :class:`ConfigError` for a head name that is invalid or duplicated."""
     seen = {}
     for name in names:
-        if not isinstance(name, str) or not keys.HEAD_NAME_PATTERN.match(name):
+        if not keys.is_valid_head_name(name):
             raise ConfigError(
-                f"model/fitting_net_dict/{name}: invalid head name {name!r}; a head name starts "
-                "with a letter followed by up to 63 letters, digits, '_', '.' or '-'."
+                f"model/fitting_net_dict/{name}: invalid head name {name!r}; "
+                f"{keys.HEAD_NAME_RULE}."
             )
         if name.lower() in seen:
             raise ConfigError(
@@ -51,6 +51,34 @@ def check_head_names(names) -> None:
                 "only by case; head names must be unique ignoring case."
             )
         seen[name.lower()] = name
+
+
+def check_shared_layers(fittings: Dict[str, object]) -> None:
+    """Raise :class:`ConfigError` when layers sharing a ``layer_name`` differ.
+
+    Layers of one name are one set of variables
+    (``shared_fitting/<name>_type_<t>/``), so their widths, activation,
+    precision, timestep and trainable flag must agree; checked here, before
+    TensorFlow would fail with a variable-sharing error.
+    """
+    first: Dict[str, tuple] = {}
+    for head, fit in fittings.items():
+        for name, props in fit.shared_layers():
+            if name not in first:
+                first[name] = (head, props)
+                continue
+            head0, props0 = first[name]
+            diffs = [f"{key} {props0[key]!r} in {head0!r} but {props[key]!r} in {head!r}"
+                     for key in props if key != "layer" and props[key] != props0[key]]
+            if diffs:
+                raise ConfigError(
+                    f"{fit.path}/layer_name: heads {head0!r} (layer {props0['layer']}) and "
+                    f"{head!r} (layer {props['layer']}) share layer_name {name!r}, but the "
+                    f"layers differ: {'; '.join(diffs)}. Layers with one layer_name are one "
+                    "set of variables, so they need the same input and output widths, "
+                    "activation_function, precision, resnet_dt timestep and trainable flag; "
+                    "give one of them another name (or null) or make them agree."
+                )
 
 
 def as_stat_sample(batches: list) -> List[list]:
@@ -86,6 +114,7 @@ class Model:
         if not fittings:
             raise ConfigError("model: at least one fitting head is needed.")
         check_head_names(list(fittings))
+        check_shared_layers(fittings)
         self.type_map = None if type_map is None else list(type_map)
         self.descriptor = descriptor
         self.fittings = OrderedDict(fittings)
@@ -266,20 +295,49 @@ class Model:
         odim = fit.get_output_dim()
         nf = tf.shape(atomic)[0]
         per_atom = tf.reshape(atomic, [nf, -1, odim])  # nf x nsel x odim
-        forces, virials, atom_virials = [], [], []
-        for comp in range(odim):
-            f, v, av = self.descriptor.prod_force_virial(per_atom[:, :, comp], natoms)
-            forces.append(f)
-            virials.append(v)
-            atom_virials.append(av)
+        force, virial, atom_virial = self._component_derivatives(per_atom, natoms)
         atomic_name, global_name = _TENSOR_NAMES[fit.kind]
         return {
             fit.kind: tf.identity(atomic, name=atomic_name),
             f"global_{fit.kind}": tf.identity(tf.reduce_sum(per_atom, axis=1), name=global_name),
-            "force": tf.identity(tf.concat(forces, axis=1), name=keys.O_FORCE),
-            "virial": tf.identity(tf.concat(virials, axis=1), name=keys.O_VIRIAL),
-            "atom_virial": tf.identity(tf.concat(atom_virials, axis=1), name=keys.O_ATOM_VIRIAL),
+            "force": tf.identity(force, name=keys.O_FORCE),
+            "virial": tf.identity(virial, name=keys.O_VIRIAL),
+            "atom_virial": tf.identity(atom_virial, name=keys.O_ATOM_VIRIAL),
         }
+
+    def _component_derivatives(self, per_atom, natoms) -> list:
+        """Force, virial and atom virial of each component of a tensor head.
+
+        Parameters
+        ----------
+        per_atom
+            float64 ``nf x nsel x odim`` atomic tensors.
+        natoms
+            int32 ``[2 + ntypes]``.
+
+        Returns
+        -------
+        list
+            ``force nf x odim*nall*3``, ``virial nf x odim*9``,
+            ``atom_virial nf x odim*nall*9`` (component-major, float64).
+
+        Notes
+        -----
+        The components are derived in one ``map_fn`` loop, whose body holds
+        a single backward pass through the fitting and the descriptor: ``odim``
+        separate backward passes made graph building seconds slower (no loss
+        uses these outputs) for the same values.
+        """
+        tf = get_tf()
+        odim = int(per_atom.shape[-1])
+
+        def one_component(comp):
+            return self.descriptor.prod_force_virial(per_atom[:, :, comp], natoms)
+
+        stacked = tf.map_fn(one_component, tf.range(odim), dtype=(tf.float64,) * 3,
+                            name="component_derivatives")  # each odim x nf x n
+        nf = tf.shape(per_atom)[0]
+        return [tf.reshape(tf.transpose(value, [1, 0, 2]), [nf, -1]) for value in stacked]
 
     # --- initialisation from a frozen model ------------------------------
     def init_from_frozen(self, source, heads=None) -> dict:

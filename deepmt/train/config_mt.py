@@ -15,7 +15,7 @@ import logging
 from typing import List, Optional, Tuple
 
 from deepmt.errors import ConfigError
-from deepmt.keys import HEAD_NAME_PATTERN
+from deepmt.keys import HEAD_NAME_RULE, is_valid_head_name
 from deepmt.train.config_check import describe, join, suggest
 from deepmt.train.config_schema import Registries
 
@@ -40,9 +40,6 @@ DEFAULT_LOSS = {
 #: fitting kinds each built-in loss can train, for loss classes that do not
 #: say so themselves with a ``fitting_kinds`` attribute
 LOSS_KINDS = {"ener": ("ener",), "tensor": ("dipole", "polar")}
-
-HEAD_RULE = ("a head name starts with a letter, followed by at most 63 letters, "
-             "digits, '_', '.' or '-'")
 
 
 def _get(data: dict, path: Tuple[str, ...]):
@@ -93,10 +90,10 @@ def _check_heads(fittings) -> List[str]:
             f"name to fitting net, found {describe(fittings)}."
         )
     for name in fittings:
-        if not isinstance(name, str) or not HEAD_NAME_PATTERN.match(name):
+        if not is_valid_head_name(name):
             raise ConfigError(
                 f"head name {name!r} in `model/fitting_net_dict` is not allowed: "
-                f"{HEAD_RULE}."
+                f"{HEAD_NAME_RULE}."
             )
     return list(fittings)
 

@@ -148,8 +148,9 @@ def model_args(reg: Registries) -> Argument:
                  repeat=True, optional=True,
                  doc="Multi task: one fitting net per head, keyed by head name. "
                  "A head name starts with a letter followed by at most 63 "
-                 "letters, digits, `_`, `.` or `-`. Heads keep this order everywhere "
-                 "(learning curve, frozen model)."),
+                 "letters, digits, `_`, `.` or `-`, and may not be `default` (in any "
+                 "case): inference reserves that name for the default head. Heads keep "
+                 "this order everywhere (learning curve, frozen model)."),
         Argument("data_stat_nbatch", int, optional=True, default=10,
                  extra_check=_positive, extra_check_errmsg="it must be positive",
                  doc="Number of batches drawn from each training system to compute "
@@ -293,13 +294,22 @@ def _training_fields() -> List[Argument]:
         Argument("time_training", bool, optional=True, default=True,
                  doc="Log the wall time of every display interval."),
         Argument("profiling", bool, optional=True, default=False,
-                 doc="Write a Chrome trace of the last step to `profiling_file`."),
+                 doc="Trace the last training step (TensorFlow FULL_TRACE) and write it "
+                 "as a Chrome trace (`traceEvents` JSON, for chrome://tracing or "
+                 "Perfetto) to `profiling_file`."),
         Argument("profiling_file", str, optional=True, default="timeline.json",
                  doc="Output file of `profiling`."),
         Argument("tensorboard", bool, optional=True, default=False,
-                 doc="Write TensorBoard summaries."),
+                 doc="Write TensorBoard summaries to `tensorboard_log_dir`: the graph "
+                 "once, then every `tensorboard_freq` steps the scalars of the head "
+                 "trained at that step, tagged `<head>/loss`, `<head>/<metric>` (the "
+                 "learning-curve metrics of the training batch, e.g. `<head>/rmse_f`) "
+                 "and `<head>/learning_rate`. The values come from the step's own "
+                 "forward pass; other steps run nothing extra."),
         Argument("tensorboard_log_dir", str, optional=True, default="log",
-                 doc="TensorBoard log folder (emptied when training starts)."),
+                 doc="TensorBoard log folder, created if missing. A new run removes the "
+                 "TensorFlow event files (`events.out.tfevents.*`) in it and nothing "
+                 "else; a restart keeps them and continues the curves from its step."),
         _int_arg("tensorboard_freq", 1, _positive, "it must be positive",
                  "Steps between two TensorBoard records."),
     ]

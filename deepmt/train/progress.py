@@ -3,16 +3,25 @@
 On a terminal the status is one line rewritten in place (``\\r``) at most a
 few times per second; otherwise (log file, pipe) a plain log line is written
 at every display step.  A final summary gives the average time per step.
+
+Optional outputs for later inspection: TensorBoard scalars of the training
+batches (:class:`TensorBoardLog`) and a Chrome trace of one step
+(:func:`write_chrome_trace`).
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import math
+import os
 import shutil
 import sys
 import time
 from typing import Dict, Optional, TextIO
+
+from deepmt.errors import ConfigError
+from deepmt.utils.tf_compat import get_tf
 
 log = logging.getLogger("deepmt.train")
 
@@ -135,3 +144,92 @@ class Progress:
                 f"{format_duration(wall)} wall time; average {1e3 * per_step:.2f} ms per "
                 f"step (training only), {valid_seconds:.1f} s validation, "
                 f"{save_seconds:.1f} s checkpoints")
+
+
+#: file names of TensorFlow event files (the only files a new run removes)
+EVENTS_PATTERN = "events.out.tfevents.*"
+
+
+class TensorBoardLog:
+    """Scalar summaries of the training batches, for TensorBoard.
+
+    Written with ``tf.summary.FileWriter`` into one folder: the graph once,
+    then at every ``freq``-th step the loss, the metrics (``rmse``,
+    ``rmse_e``, ...) and the learning rate of the head trained at that step,
+    tagged ``<head>/loss``, ``<head>/rmse_f``, ``<head>/learning_rate``. The
+    values come from the forward pass of the step itself, so they cost no
+    extra evaluation; a step's value is recorded under the step count before
+    its update (the parameters it was evaluated with).
+
+    Parameters
+    ----------
+    folder
+        Log folder (``training/tensorboard_log_dir``), created if missing.
+    freq
+        Steps between two records (``training/tensorboard_freq``).
+    graph
+        The training graph, written once.
+    start_step
+        ``None`` for a new run: the event files of earlier runs in ``folder``
+        are removed (other files are left alone). For a restart, the step it
+        continues from: earlier event files are kept and TensorBoard is told
+        to drop their records from that step on.
+    """
+
+    def __init__(self, folder: str, freq: int, graph, start_step: Optional[int] = None):
+        tf = get_tf()
+        self.freq = max(int(freq), 1)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if start_step is None:
+                for path in glob.glob(os.path.join(glob.escape(folder), EVENTS_PATTERN)):
+                    if os.path.isfile(path):
+                        os.remove(path)
+            self.writer = tf.summary.FileWriter(folder, graph)
+        except (OSError, tf.errors.OpError) as err:
+            raise ConfigError(f"training/tensorboard_log_dir: cannot write TensorBoard logs "
+                              f"to {folder!r}: {getattr(err, 'strerror', None) or err}.") from None
+        if start_step is not None:
+            self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step)
+
+    def due(self, step: int) -> bool:
+        """True when the step that starts at global step ``step`` is recorded."""
+        return step % self.freq == 0
+
+    def write(self, step: int, head: str, values: Dict[str, float]) -> None:
+        """One record: ``{name: value}`` tagged ``<head>/<name>``; NaN values
+        (a metric whose label the batch lacks) are left out."""
+        tf = get_tf()
+        items = [tf.Summary.Value(tag=f"{head}/{name}", simple_value=float(value))
+                 for name, value in values.items() if math.isfinite(value)]
+        self.writer.add_summary(tf.Summary(value=items), step)
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        self.writer.close()
+
+
+def write_chrome_trace(run_metadata, path: str) -> None:
+    """Write the step statistics of one ``Session.run`` as a Chrome trace.
+
+    Parameters
+    ----------
+    run_metadata
+        ``tf.RunMetadata`` filled by a run with ``trace_level=FULL_TRACE``.
+    path
+        Output JSON file (``training/profiling_file``); open it in
+        ``chrome://tracing`` or Perfetto.
+    """
+    from tensorflow.python.client import timeline
+
+    trace = timeline.Timeline(run_metadata.step_stats).generate_chrome_trace_format()
+    try:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(trace)
+    except OSError as err:
+        raise ConfigError(f"training/profiling_file: cannot write the trace to {path!r}: "
+                          f"{err.strerror}.") from None
+    log.info("wrote the Chrome trace of the last step to %s", path)

@@ -9,7 +9,10 @@ optimizers, see :mod:`deepmt.train.heads`) and runs the step loop:
 * at step 0 and every ``disp_freq`` steps every head with data is evaluated
   on a training batch and ``numb_btch`` validation batches (``lcurve.out``);
 * every ``save_freq`` steps and at the end a checkpoint is written
-  (:mod:`deepmt.train.checkpoint`).
+  (:mod:`deepmt.train.checkpoint`);
+* optionally, every ``tensorboard_freq`` steps the trained head's loss,
+  metrics and learning rate go to TensorBoard, and the last step is traced
+  into a Chrome timeline (``profiling``), see :mod:`deepmt.train.progress`.
 
 Start modes: from scratch (data statistics), ``init_model`` (all variables
 from a checkpoint, step 0), ``restart`` (continue a run, bit for bit) and
@@ -24,7 +27,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, Optional, TextIO
 
 import numpy as np
 
@@ -34,7 +37,7 @@ from deepmt.train import heads as hd
 from deepmt.train.checkpoint import (CheckpointManager, resolve_checkpoint,
                                      variable_mismatches)
 from deepmt.train.lcurve import HeadColumns, LCurveWriter
-from deepmt.train.progress import Progress
+from deepmt.train.progress import Progress, TensorBoardLog, write_chrome_trace
 from deepmt.train.sampling import (HEAD_CHOICE, HeadSampler, RecordedData, TrainerState,
                                    fresh_seed, stream_rng)
 from deepmt.utils.tf_compat import get_tf, session_config
@@ -117,13 +120,10 @@ class Trainer:
         self._warned_sel = set()
         self._valid_seconds = 0.0
         self._save_seconds = 0.0
-        self._warn_unsupported(tr)
-
-    @staticmethod
-    def _warn_unsupported(training: dict) -> None:
-        for key in ("profiling", "tensorboard"):
-            if training.get(key):
-                log.warning("training/%s is not supported by deepmt and is ignored", key)
+        self.profiling_file = tr.get("profiling_file", "timeline.json") if tr.get(
+            "profiling") else None
+        self.current_step: Optional[int] = None
+        self.tensorboard: Optional[TensorBoardLog] = None
 
     # ------------------------------------------------------------------ set-up
     def _initial_state(self) -> TrainerState:
@@ -280,6 +280,11 @@ class Trainer:
         self.sampler = HeadSampler([t.name for t in trained], [t.weight for t in trained], rng)
         self.progress = Progress(self.start_step, self.numb_steps, self.opts.stream,
                                  self.opts.interactive)
+        tr = self.spec.training
+        if tr.get("tensorboard"):
+            self.tensorboard = TensorBoardLog(
+                tr.get("tensorboard_log_dir", "log"), tr.get("tensorboard_freq", 1),
+                self.graph, self.start_step if self.mode == "restart" else None)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
@@ -308,6 +313,7 @@ class Trainer:
             if first and self.display:
                 self._display(step, task, batch)
             first = False
+            self.current_step = step
             step = self._train_step(task, batch)
             if self.display and step % self.disp_freq == 0:
                 self._log_interval(step, interval_start)
@@ -323,16 +329,40 @@ class Trainer:
         return step
 
     def _train_step(self, task: hd.HeadTask, batch: dict) -> int:
+        """One optimizer step of ``task``; returns the new global step.
+
+        The loss, metrics and learning rate are fetched only on TensorBoard
+        steps, and only the last step is traced (``profiling``); both go by
+        :attr:`current_step`, the global step before the update (set by the
+        loop; None: neither).
+        """
+        tf = get_tf()
+        step = self.current_step
         start = time.perf_counter()
         feed = hd.head_feed(task, self.placeholders, batch)
-        fetches = [task.train_op, self.global_step]
+        fetches = {"train": task.train_op, "step": self.global_step}
         if self.max_nnei is not None:
-            fetches.append(self.max_nnei)
-        result = self.sess.run(fetches, feed)
+            fetches["max_nnei"] = self.max_nnei
+        summary = (step is not None and self.tensorboard is not None
+                   and self.tensorboard.due(step))
+        if summary:
+            fetches["summary"] = (task.loss_tensor, task.metrics, task.lr_tensor)
+        trace = {}
+        if self.profiling_file and step is not None and step + 1 == self.numb_steps:
+            trace = {"options": tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                     "run_metadata": tf.RunMetadata()}
+        result = self.sess.run(fetches, feed, **trace)
         self.progress.add_step_time(time.perf_counter() - start)
         if self.max_nnei is not None:
-            self._check_sel(task, batch, result[2])
-        return int(result[1])
+            self._check_sel(task, batch, result["max_nnei"])
+        if summary:
+            loss, metrics, lr = result["summary"]
+            values = {"loss": float(loss), **task.loss.finalize(metrics, batch),
+                      "learning_rate": float(lr)}
+            self.tensorboard.write(step, task.name, values)
+        if trace:
+            write_chrome_trace(trace["run_metadata"], self.profiling_file)
+        return int(result["step"])
 
     def _check_sel(self, task: hd.HeadTask, batch: dict, max_nnei) -> None:
         """Warn once per system when neighbours beyond ``sel`` were dropped."""
@@ -410,10 +440,13 @@ class Trainer:
         self._save_seconds += time.perf_counter() - start
 
     def close(self) -> None:
-        """Close the learning curve and the session."""
+        """Close the learning curve, the TensorBoard log and the session."""
         if getattr(self, "lcurve", None) is not None:
             self.lcurve.close()
             self.lcurve = None
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
         if self.sess is not None:
             self.sess.close()
             self.sess = None

@@ -123,6 +123,31 @@ def test_fetching_one_head_runs_no_other_head(runner, rng):
     assert not any(name.startswith(("heads/water/", "heads/pol/")) for name in names)
 
 
+def test_tensor_head_derivatives_are_one_loop_equal_to_per_component_gradients(rng):
+    """All ``odim`` components share one backward pass (a map_fn body): one
+    DmtProdForce node per head, values bitwise equal to one gradient per
+    component taken the straightforward way."""
+    tf = get_tf()
+    model = build_model(model_config(), {"pol": dict(POLAR)}, TYPE_MAP)
+    run = ModelRunner(model)
+    prod = [op for op in run.graph.get_operations() if op.type == "DmtProdForce"]
+    assert len(prod) == 1 and prod[0].name.startswith("heads/pol/")
+    with run.graph.as_default():
+        atomic = run.graph.get_tensor_by_name(keys.head_node("pol", keys.O_POLAR) + ":0")
+        per_atom = tf.reshape(atomic, [tf.shape(atomic)[0], -1, 9])
+        natoms = run.ph[keys.T_NATOMS]
+        reference = [model.descriptor.prod_force_virial(per_atom[:, :, c], natoms)
+                     for c in range(9)]
+    coord, box, atype = random_system(rng, (3, 5), nframes=2)
+    out = run.out["pol"]
+    got, ref = run.run(((out["force"], out["virial"], out["atom_virial"]), reference),
+                       coord, box, atype)
+    for index, value in enumerate(got):
+        expected = np.concatenate([comp[index] for comp in ref], axis=1)
+        assert value.shape == expected.shape and np.abs(value).max() > 0
+        np.testing.assert_array_equal(value, expected)
+
+
 def test_energy_only_model_has_no_rotation_matrix():
     model = build_model(model_config(), {"a": dict(ENER), "b": dict(ENER)}, TYPE_MAP)
     run = ModelRunner(model)
