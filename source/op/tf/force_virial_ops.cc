@@ -213,16 +213,12 @@ class ProdForceOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({nf, int64_t(L.nall) * 3}), &force));
     const int64_t npair = int64_t(L.nloc) * L.nnei;
     const deepmt_tf::TfExecutor exec(ctx);
-    for (int64_t f = 0; f < nf; ++f) {
-      const std::string where = type_string() + " (frame " + std::to_string(f) + ")";
-      if (!deepmt_tf::run_guarded(ctx, where, [&] {
-            deepmt::prod_force(force->matrix<T>().data() + f * L.nall * 3,
-                               ctx->input(0).matrix<T>().data() + f * npair * L.ncomp,
-                               ctx->input(1).matrix<T>().data() + f * npair * L.ncomp * 3,
-                               ctx->input(2).matrix<int>().data() + f * npair, L, &exec);
-          }))
-        return;
-    }
+    deepmt_tf::for_each_frame(ctx, nf, [&](int64_t f) {
+      deepmt::prod_force(force->matrix<T>().data() + f * L.nall * 3,
+                         ctx->input(0).matrix<T>().data() + f * npair * L.ncomp,
+                         ctx->input(1).matrix<T>().data() + f * npair * L.ncomp * 3,
+                         ctx->input(2).matrix<int>().data() + f * npair, L, &exec);
+    });
   }
 };
 
@@ -239,18 +235,14 @@ class ProdVirialOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({nf, int64_t(L.nall) * 9}), &atom_virial));
     const int64_t npair = int64_t(L.nloc) * L.nnei;
     const deepmt_tf::TfExecutor exec(ctx);
-    for (int64_t f = 0; f < nf; ++f) {
-      const std::string where = type_string() + " (frame " + std::to_string(f) + ")";
-      if (!deepmt_tf::run_guarded(ctx, where, [&] {
-            deepmt::prod_virial(virial->matrix<T>().data() + f * 9,
-                                atom_virial->matrix<T>().data() + f * L.nall * 9,
-                                ctx->input(0).matrix<T>().data() + f * npair * L.ncomp,
-                                ctx->input(1).matrix<T>().data() + f * npair * L.ncomp * 3,
-                                ctx->input(2).matrix<T>().data() + f * npair * 3,
-                                ctx->input(3).matrix<int>().data() + f * npair, L, &exec);
-          }))
-        return;
-    }
+    deepmt_tf::for_each_frame(ctx, nf, [&](int64_t f) {
+      deepmt::prod_virial(virial->matrix<T>().data() + f * 9,
+                          atom_virial->matrix<T>().data() + f * L.nall * 9,
+                          ctx->input(0).matrix<T>().data() + f * npair * L.ncomp,
+                          ctx->input(1).matrix<T>().data() + f * npair * L.ncomp * 3,
+                          ctx->input(2).matrix<T>().data() + f * npair * 3,
+                          ctx->input(3).matrix<int>().data() + f * npair, L, &exec);
+    });
   }
 };
 
@@ -275,17 +267,13 @@ class ProdForceGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(1).shape(), &out));
     const int64_t npair = int64_t(L.nloc) * L.nnei;
     const deepmt_tf::TfExecutor exec(ctx);
-    for (int64_t f = 0; f < nf; ++f) {
-      const std::string where = type_string() + " (frame " + std::to_string(f) + ")";
-      if (!deepmt_tf::run_guarded(ctx, where, [&] {
-            deepmt::prod_force_grad(out->matrix<T>().data() + f * npair * L.ncomp,
-                                    grad.matrix<T>().data() + f * width,
-                                    ctx->input(2).matrix<T>().data() + f * npair * L.ncomp * 3,
-                                    ctx->input(3).matrix<int>().data() + f * npair, L,
-                                    static_cast<int>(width / 3), &exec);
-          }))
-        return;
-    }
+    deepmt_tf::for_each_frame(ctx, nf, [&](int64_t f) {
+      deepmt::prod_force_grad(out->matrix<T>().data() + f * npair * L.ncomp,
+                              grad.matrix<T>().data() + f * width,
+                              ctx->input(2).matrix<T>().data() + f * npair * L.ncomp * 3,
+                              ctx->input(3).matrix<int>().data() + f * npair, L,
+                              static_cast<int>(width / 3), &exec);
+    });
   }
 };
 
@@ -306,17 +294,13 @@ class ProdVirialGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(1).shape(), &out));
     const int64_t npair = int64_t(L.nloc) * L.nnei;
     const deepmt_tf::TfExecutor exec(ctx);
-    for (int64_t f = 0; f < nf; ++f) {
-      const std::string where = type_string() + " (frame " + std::to_string(f) + ")";
-      if (!deepmt_tf::run_guarded(ctx, where, [&] {
-            deepmt::prod_virial_grad(out->matrix<T>().data() + f * npair * L.ncomp,
-                                     grad.matrix<T>().data() + f * 9,
-                                     ctx->input(2).matrix<T>().data() + f * npair * L.ncomp * 3,
-                                     ctx->input(3).matrix<T>().data() + f * npair * 3,
-                                     ctx->input(4).matrix<int>().data() + f * npair, L, &exec);
-          }))
-        return;
-    }
+    deepmt_tf::for_each_frame(ctx, nf, [&](int64_t f) {
+      deepmt::prod_virial_grad(out->matrix<T>().data() + f * npair * L.ncomp,
+                               grad.matrix<T>().data() + f * 9,
+                               ctx->input(2).matrix<T>().data() + f * npair * L.ncomp * 3,
+                               ctx->input(3).matrix<T>().data() + f * npair * 3,
+                               ctx->input(4).matrix<int>().data() + f * npair, L, &exec);
+    });
   }
 };
 

@@ -53,6 +53,18 @@ bool run_guarded(tensorflow::OpKernelContext* ctx, const std::string& where, Fn&
   return false;
 }
 
+// Runs body(f) for every frame f < nf under run_guarded; an error names the
+// op and the frame. Returns false (status already set) on the first failure.
+template <typename Body>
+bool for_each_frame(tensorflow::OpKernelContext* ctx, int64_t nf, Body&& body) {
+  for (int64_t f = 0; f < nf; ++f) {
+    const std::string where =
+        ctx->op_kernel().type_string() + " (frame " + std::to_string(f) + ")";
+    if (!run_guarded(ctx, where, [&] { body(f); })) return false;
+  }
+  return true;
+}
+
 // Fails ctx unless tensor `t` (called `name`) has rank `rank`.
 inline bool require_rank(tensorflow::OpKernelContext* ctx, const tensorflow::Tensor& t,
                          int rank, const char* name, const char* expected) {
