@@ -7,9 +7,44 @@ quiet logging) and returns ``tensorflow.compat.v1``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 
 _TF = None
+
+#: lines TensorFlow's C++ runtime writes to stderr while it loads, before its
+#: own log-level setting applies; they carry no information for users
+_IMPORT_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
+                 "cpu_feature_guard.cc", "To enable the following instructions")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide the start-up banners TF's C++ side prints during import.
+
+    File descriptor 2 is pointed at a temporary file while TensorFlow loads;
+    afterwards every line that is not a known banner is written back to
+    stderr, so real problems stay visible.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters)
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip() and not any(noise in line for noise in _IMPORT_NOISE):
+                    print(line, file=sys.stderr)
 
 
 def get_tf():
@@ -17,12 +52,14 @@ def get_tf():
 
     The first call silences TF's start-up banners, disables eager execution
     and v2 behaviour (reference variables, ``tf.compat.v1`` semantics).
+    oneDNN stays on (TF's default): it makes the embedding-net matrix
+    products several times faster on large systems.
     """
     global _TF
     if _TF is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-        import tensorflow
+        with _quiet_native_stderr():
+            import tensorflow
 
         tf = tensorflow.compat.v1
         # quiet first, so the deprecation notice of disable_v2_behavior is not printed

@@ -38,3 +38,13 @@ def test_import_deepmt_does_not_import_tensorflow_and_setup_is_quiet():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "deprecat" not in done.stderr.lower()
+
+
+def test_native_banners_are_filtered_but_other_stderr_survives():
+    code = ("import os\nfrom deepmt.utils import tf_compat\n"
+            "with tf_compat._quiet_native_stderr():\n"
+            "    os.write(2, b'oneDNN custom operations are on. blah\\n')\n"
+            "    os.write(2, b'a real problem\\n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "a real problem" in done.stderr and "oneDNN" not in done.stderr
