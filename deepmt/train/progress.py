@@ -97,7 +97,7 @@ class Progress:
         rate = f"{self.rate():.1f}" if self.steps_done else "-"
         text = (f"step {step}/{self.last_step} ({100.0 * step / total:.0f}%) | "
                 f"{rate} steps/s | ETA {format_duration(eta)}")
-        return f"{text} | {self._metrics}" if self._metrics else text
+        return f"{text} | trn/val {self._metrics}" if self._metrics else text
 
     def update(self, step: int) -> None:
         """Redraw the live line (terminal only, rate-limited)."""

@@ -91,7 +91,7 @@ def test_progress_plain_and_terminal(monkeypatch):
     progress.report(2, {"a": {"rmse": 1.0, "rmse_f": 0.5}}, {"a": {"rmse": 2.0, "rmse_f": 0.25}})
     text = stream.getvalue()
     assert text.startswith("\r") and "step 2/100" in text and "2.0 steps/s" in text
-    assert "rmse_f 5.00e-01/2.50e-01" in text
+    assert "trn/val rmse_f 5.00e-01/2.50e-01" in text
     summary = progress.summary(2, 1.0, 0.5)
     assert "2 steps" in summary and "500.00 ms per step" in summary
     assert stream.getvalue().endswith("\n")  # the live line was closed
