@@ -272,11 +272,10 @@ class DescrptSe(Descriptor):
         if self.type_one_side and not self.exclude:
             feats.append(self._embed_group(tf.reshape(x, [-1, self.nnei, self.ncomp]), None))
         else:
-            start = 0
-            for ti in range(self.ntypes):
-                n_ti = natoms[2 + ti]
-                block = x[:, start:start + n_ti]
-                start = start + n_ti
+            # tf.split rather than slicing: its gradient is one concat, where
+            # each slice's gradient would pad to the full size and be summed
+            blocks = tf.split(x, natoms[2:2 + self.ntypes], axis=1, num=self.ntypes)
+            for ti, block in enumerate(blocks):
                 feat = self._embed_group(tf.reshape(block, [-1, self.nnei, self.ncomp]), ti)
                 # nf x n_ti x feature...
                 feats.append(tf.reshape(feat, tf.concat([[nf, -1], tf.shape(feat)[1:]], 0)))
@@ -294,12 +293,11 @@ class DescrptSe(Descriptor):
         centre type of the group (``None``: all centres, ``type_one_side``).
         """
         tf = get_tf()
-        off = self._slot_offsets()
+        subs = tf.split(block, self.sel, axis=1)  # m x sel_j x ncomp each
         total = None
-        for tj in range(self.ntypes):
+        for tj, sub in enumerate(subs):
             if self.sel[tj] == 0 or (ti is not None and (ti, tj) in self.exclude):
                 continue
-            sub = block[:, off[tj]:off[tj + 1], :]  # m x sel_j x ncomp
             radial = tf.reshape(sub[:, :, :1], [-1, 1])
             g = self._embedding(radial, ti, tj)  # m*sel_j x M
             g = tf.reshape(g, [-1, self.sel[tj], self.neuron[-1]])
