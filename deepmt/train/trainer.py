@@ -320,8 +320,10 @@ class Trainer:
                 self._display(step, task, batch)
                 interval_start = time.perf_counter()
             if self.save_freq > 0 and step % self.save_freq == 0:
+                saving = time.perf_counter()
                 self._save(step)
                 last_saved = step
+                interval_start += time.perf_counter() - saving  # interval times are training only
             self.progress.update(step)
         if last_saved != step:
             self._save(step)
