@@ -35,27 +35,15 @@ def add_parser(subparsers):
 
 
 def _read_input(path: str) -> dict:
-    import json
+    """The raw training input (JSON or YAML) of ``path``."""
     import os
 
-    import yaml
-
     from deepmt.errors import ConfigError
+    from deepmt.train.config import load_input
 
     if not os.path.isfile(path):
         raise ConfigError(f"training input {path!r} does not exist.")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    try:
-        if path.endswith((".yaml", ".yml")):
-            config = yaml.safe_load(text)
-        else:
-            config = json.loads(text)
-    except (ValueError, yaml.YAMLError) as err:
-        raise ConfigError(f"training input {path!r} cannot be parsed: {err}") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"training input {path!r} must hold a mapping at the top level.")
-    return config
+    return load_input(path)
 
 
 def _get(config: dict, keys: str, path: str):

@@ -58,7 +58,14 @@ def sel_type_arg(alias: str):
                     doc="Atom types whose atomic tensor is fitted (null: all types).")
 
 
-def type_block(natoms, ntypes: int, t: int):
+def fitting_path(head: str) -> str:
+    """Config key path of ``head``'s fitting (for error messages)."""
+    if head == keys.SINGLE_TASK_HEAD:
+        return "model/fitting_net"
+    return f"model/fitting_net_dict/{head}"
+
+
+def type_block(natoms, t: int):
     """``(start, count)`` of the type-``t`` block of local atoms (int32 tensors)."""
     tf = get_tf()
     start = tf.reduce_sum(natoms[2:2 + t]) if t > 0 else tf.constant(0, tf.int32)
@@ -119,8 +126,7 @@ class Fitting:
     def __init__(self, descriptor, ntypes: int, head: str, **config):
         self.head = head
         self.ntypes = int(ntypes)
-        self.path = ("model/fitting_net" if head == keys.SINGLE_TASK_HEAD
-                     else f"model/fitting_net_dict/{head}")
+        self.path = fitting_path(head)
         self.config = resolve_config(self.args(), config, self.path)
         self.dim_descrpt = descriptor.get_dim_out()
         cfg = self.config

@@ -139,10 +139,8 @@ class EnerFitting(Fitting):
         from deepmt.data import stat
 
         bias = stat.energy_bias(sample, self.ntypes, rcond=self.rcond, atom_ener=self.atom_ener)
+        # energy_bias already pins the atom_ener types to their values
         self.bias_atom_e = np.asarray(bias, dtype=np.float64).reshape(self.ntypes)
-        for t, e in enumerate(self.atom_ener):
-            if e is not None:
-                self.bias_atom_e[t] = e
         if self.numb_fparam:
             avg, std = stat.param_stats(sample, "fparam", self.numb_fparam, protect=protect)
             self.fparam_avg, self.fparam_istd = np.asarray(avg), 1.0 / np.asarray(std)
@@ -197,16 +195,16 @@ class EnerFitting(Fitting):
         x = tf.reshape(tf.cast(descriptor, self.precision()), [-1, natoms[0], self.dim_descrpt])
         fp, ap = self._param_inputs(x, natoms, fparam, aparam)
         nf = tf.shape(x)[0]
+        din = self.net_input_dim()
         blocks = []
         for t in range(self.ntypes):
-            start, count = type_block(natoms, self.ntypes, t)
+            start, count = type_block(natoms, t)
             xt = x[:, start:start + count]  # nf x n_t x dim
             extra = []
             if fp is not None:
                 extra.append(tf.tile(fp, [1, count, 1]))
             if ap is not None:
                 extra.append(ap[:, start:start + count])
-            din = self.net_input_dim()
             inp = tf.reshape(tf.concat([xt] + extra, axis=2), [-1, din])
             out = self.type_net(inp, t, 1)
             if self.atom_ener[t] is not None:

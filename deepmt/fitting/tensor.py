@@ -80,7 +80,7 @@ class TensorFitting(Fitting):
         nf = tf.shape(x)[0]
         blocks = []
         for t in self.sel_type:
-            start, count = type_block(natoms, self.ntypes, t)
+            start, count = type_block(natoms, t)
             xt = tf.reshape(x[:, start:start + count], [-1, self.dim_descrpt])
             rt = tf.reshape(rot[:, start:start + count], [-1, m1, 3])
             coef = self.type_net(xt, t, self._net_width())

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence
 
 from deepmt import keys
 from deepmt.errors import HeadError, ModelFileError
+from deepmt.train.config_mt import MULTI_ONLY
 from deepmt.utils.tf_compat import get_tf, session_config
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,6 @@ SHARED_OUTPUTS = (keys.O_DESCRIPTOR, keys.O_NLIST, keys.O_RMAT, keys.O_RMAT_DERI
 _ATTR_SCOPES = ("descrpt_attr", "model_attr", "fitting_attr", "train_attr", "deepmt_attr")
 _ATTR_OPS = ("Const", "VariableV2", "Identity")
 _CKPT_SUFFIXES = (".meta", ".index")
-#: per-head sections of a multi-task training script
-_SCRIPT_HEAD_SECTIONS = (("model", "fitting_net_dict"), ("loss_dict",), ("learning_rate_dict",),
-                         ("training", "data_dict"), ("training", "fitting_weight"))
 _MAX_BYTES = 2 ** 31 - 1
 
 
@@ -183,7 +181,7 @@ def head_training_script(script: Dict, head: str) -> Dict:
     if not isinstance(model, dict) or not isinstance(model.get("fitting_net_dict"), dict):
         return script
     out = copy.deepcopy(script)
-    for path in _SCRIPT_HEAD_SECTIONS:
+    for path in MULTI_ONLY:  # the multi-task sections are exactly the per-head ones
         section = _section(out, path)
         for name in [name for name in section if name != head]:
             del section[name]

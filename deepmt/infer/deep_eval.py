@@ -220,16 +220,15 @@ class DeepEval:
         tensors = {key: model.tensor(name) for key, name in fetches.items()}
         per_frame = {model.tensor(keys.T_COORD): frames.coord, model.tensor(keys.T_BOX): frames.box}
         per_frame.update({model.tensor(name): value for name, value in feeds.items()})
+        t_type = model.tensor(keys.T_TYPE)
+        fixed = {model.tensor(keys.T_NATOMS): frames.natoms_vec,
+                 model.tensor(keys.T_MESH): frames.mesh}
         step = max(1, self._atoms_per_run // frames.natoms)
         parts: Dict[object, list] = {key: [] for key in fetches}
         for start in range(0, frames.nframes, step):
             chunk = slice(start, start + step)
             nchunk = len(range(frames.nframes)[chunk])
-            feed = {
-                model.tensor(keys.T_TYPE): np.tile(frames.atype, nchunk),
-                model.tensor(keys.T_NATOMS): frames.natoms_vec,
-                model.tensor(keys.T_MESH): frames.mesh,
-            }
+            feed = {t_type: np.tile(frames.atype, nchunk), **fixed}
             for tensor, value in per_frame.items():
                 feed[tensor] = value[chunk].reshape(-1).astype(tensor.dtype.as_numpy_dtype)
             try:

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from deepmt.errors import InputError
+from deepmt.op import make_mesh
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,6 @@ class Frames:
         """
         mask = np.isin(self.atype, np.asarray(sel_type, dtype=np.int64))
         return np.argsort(self.sort_index[mask], kind="stable")
-
-
-def make_mesh(pbc: bool) -> np.ndarray:
-    """Mesh tensor selecting the neighbour mode: 6 zeros (PBC) or empty."""
-    return np.zeros(6 if pbc else 0, dtype=np.int32)
 
 
 def check_types(atom_types, ntypes: int, type_map: Sequence[str] = ()) -> np.ndarray:

@@ -98,9 +98,10 @@ class Loss:
         batch
             The batch dict (its ``find_<key>`` flags are read).
         """
+        flags = self.metric_find_keys()
         out = {}
         for name, value in values.items():
-            flag = self.metric_find_keys().get(name)
+            flag = flags.get(name)
             missing = flag is not None and float(batch.get(flag, 0.0)) == 0.0
             out[name] = math.nan if missing else float(value)
         return out

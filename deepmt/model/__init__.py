@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from deepmt import keys
 from deepmt.errors import ConfigError
 from deepmt.model.model import Model, check_head_names
 
@@ -52,6 +51,7 @@ def build_model(model_config: dict, fittings_config: Dict[str, dict],
     """
     from deepmt.descriptor import DESCRIPTORS
     from deepmt.fitting import FITTINGS
+    from deepmt.fitting.base import fitting_path
 
     for key in _UNSUPPORTED:
         if model_config.get(key) is not None:
@@ -73,9 +73,7 @@ def build_model(model_config: dict, fittings_config: Dict[str, dict],
     descriptor = desc_cls(ntypes, **desc_cfg)
     fittings = {}
     for head, config in fittings_config.items():
-        path = ("model/fitting_net" if head == keys.SINGLE_TASK_HEAD
-                else f"model/fitting_net_dict/{head}")
-        fit_cls, fit_cfg = _component(FITTINGS, config, path, default="ener")
+        fit_cls, fit_cfg = _component(FITTINGS, config, fitting_path(head), default="ener")
         fittings[head] = fit_cls(descriptor, ntypes, head, **fit_cfg)
     return Model(type_map, descriptor, fittings,
                  data_stat_protect=model_config.get("data_stat_protect", 1e-2))

@@ -167,7 +167,9 @@ class Model:
         for head in samples:
             self._fitting(head)
         if descriptor:
-            frames = [b for sample in samples.values() for system in sample for b in system]
+            from deepmt.data.stat import pool_frames
+
+            frames = pool_frames(*samples.values())
             if not frames:
                 raise ConfigError("no statistics batches were given for the descriptor.")
             self.descriptor.compute_input_stats(frames)

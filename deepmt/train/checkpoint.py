@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import re
-from typing import List, Optional
+from typing import List
 
 from deepmt.errors import ModelFileError
 
@@ -242,9 +242,3 @@ class CheckpointManager:
 
                 shutil.copyfile(target, tmp)
             os.replace(tmp, link)
-
-
-def latest_checkpoint(directory: str) -> Optional[str]:
-    """Newest checkpoint prefix listed in ``directory`` (None if none)."""
-    latest, _ = read_state(directory)
-    return latest

@@ -219,6 +219,9 @@ class Trainer:
         names = {op.name for op in self.graph.get_operations()}
         self.max_nnei = (self.graph.get_tensor_by_name(keys.tensor_name(keys.O_MAX_NNEI))
                          if keys.O_MAX_NNEI in names else None)
+        # per-type sel, compared with max_nnei after every step (_check_sel)
+        self._sel = (np.asarray(self.model.descriptor.get_sel())
+                     if self.max_nnei is not None else None)
 
     def _build_attrs(self) -> None:
         tf = get_tf()
@@ -238,16 +241,21 @@ class Trainer:
         self.sess.run(self.init_op)
         if self.mode == "restart":
             self._restore(self.restart_prefix, "--restart")
-            for name, task in self.tasks.items():
-                for role in ("train", "valid"):
-                    data = getattr(task, f"{role}_data")
-                    if data is not None:
-                        data.replay(self.state.data_calls.get(f"{name}/{role}", []))
+            for stream, data in self._data_streams():
+                data.replay(self.state.data_calls.get(stream, []))
         elif self.mode == "init_model":
             prefix = resolve_checkpoint(self.opts.init_model, "--init-model")
             self._restore(prefix, "--init-model")
             self.global_step.load(0, self.sess)
         return int(self.sess.run(self.global_step))
+
+    def _data_streams(self):
+        """``(<head>/<role>, RecordedData)`` of every head's train and valid data."""
+        for name, task in self.tasks.items():
+            for role in ("train", "valid"):
+                data = getattr(task, f"{role}_data")
+                if data is not None:
+                    yield f"{name}/{role}", data
 
     def _restore(self, prefix: str, flag: str) -> None:
         tf = get_tf()
@@ -371,7 +379,7 @@ class Trainer:
         key = (task.name, int(batch.get("sys_idx", -1)))
         if key in self._warned_sel:
             return
-        sel = np.asarray(self.model.descriptor.get_sel())
+        sel = self._sel
         seen = np.asarray(max_nnei).reshape(-1, sel.size).max(axis=0)
         if np.any(seen > sel):
             self._warned_sel.add(key)
@@ -429,12 +437,8 @@ class Trainer:
     def _save(self, step: int) -> None:
         start = time.perf_counter()
         self.state.head_rng = self.sampler.rng.bit_generator.state
-        self.state.data_calls = {}
-        for name, task in self.tasks.items():
-            for role in ("train", "valid"):
-                data = getattr(task, f"{role}_data")
-                if data is not None:
-                    self.state.data_calls[f"{name}/{role}"] = [list(c) for c in data.calls]
+        self.state.data_calls = {stream: [list(c) for c in data.calls]
+                                 for stream, data in self._data_streams()}
         self.sess.run(self.state_assign, {self.state_input: self.state.to_json()})
         path = self.checkpoints.save(self.sess, step)
         self.progress.clear()
