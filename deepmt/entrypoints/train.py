@@ -39,16 +39,12 @@ def add_parser(subparsers):
 
 def _write_json(path: str, data: dict) -> None:
     import json
-    import os
 
     from deepmt.errors import ConfigError
+    from deepmt.utils.files import atomic_write
 
-    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=4)
-            handle.write("\n")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=4) + "\n")
     except OSError as err:
         raise ConfigError(f"cannot write the normalized input to {path!r}: "
                           f"{err.strerror}.") from None

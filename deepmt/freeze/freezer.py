@@ -15,12 +15,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 from deepmt import keys
 from deepmt.errors import HeadError, ModelFileError
 from deepmt.train.config_mt import MULTI_ONLY
+from deepmt.utils.files import atomic_write
 from deepmt.utils.tf_compat import get_tf, session_config
 
 log = logging.getLogger(__name__)
@@ -238,20 +238,7 @@ def write_graph_atomic(graph_def, path: str) -> None:
     data = graph_def.SerializeToString()
     if len(data) > _MAX_BYTES:
         raise ModelFileError(f"the frozen graph is {len(data)} bytes, over protobuf's 2 GiB limit.")
-    handle, tmp = tempfile.mkstemp(prefix=".deepmt-freeze-", suffix=".pb.tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data)
 
 
 def _freeze_graph(prefix: str, head: Optional[str]):

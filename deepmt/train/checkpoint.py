@@ -27,20 +27,12 @@ import re
 from typing import List
 
 from deepmt.errors import ModelFileError
+from deepmt.utils.files import atomic_write
 
 log = logging.getLogger("deepmt.train")
 
 STATE_FILE = "checkpoint"
 _ENTRY = re.compile(r'^\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:\s*"(.*)"\s*$')
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_state(directory: str) -> tuple:
@@ -74,7 +66,7 @@ def write_state(directory: str, latest: str, every: List[str]) -> None:
 
     lines = [f"model_checkpoint_path: {rel(latest)}"]
     lines += [f"all_model_checkpoint_paths: {rel(p)}" for p in every]
-    _atomic_write(os.path.join(directory, STATE_FILE), "\n".join(lines) + "\n")
+    atomic_write(os.path.join(directory, STATE_FILE), "\n".join(lines) + "\n")
 
 
 def checkpoint_files(prefix: str) -> List[str]:

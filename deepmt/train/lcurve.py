@@ -22,6 +22,8 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
+from deepmt.utils.files import atomic_write
+
 NAN_NOTE = "# If there is no available reference data, rmse_*_{val,trn} will print nan\n"
 
 
@@ -178,7 +180,4 @@ def _truncate_after(path: str, step: int) -> None:
         kept.append(line)
     if len(kept) == len(lines):
         return
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.writelines(kept)
-    os.replace(tmp, path)
+    atomic_write(path, "".join(kept))
