@@ -79,9 +79,9 @@ def _read_meta_graph(prefix: str):
             meta.ParseFromString(handle.read())
     except Exception as err:  # OSError, protobuf DecodeError
         raise ModelFileError(f"cannot read the meta graph {prefix + '.meta'!r}: {err}.") from err
-    if any(node.op.startswith("Dmt") for node in meta.graph_def.node):
-        from deepmt import op
+    from deepmt import op
 
+    if op.uses_deepmt_ops(meta.graph_def):
         op.load()
     return meta
 

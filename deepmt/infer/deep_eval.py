@@ -21,7 +21,8 @@ from deepmt.errors import InputError, ModelFileError
 from deepmt.infer import heads as head_lookup
 from deepmt.infer import inputs
 from deepmt.infer.model_file import (check_head_nodes, head_outputs, ntypes_of, read_graph_def,
-                                     read_metadata, uses_deepmt_ops)
+                                     read_metadata)
+from deepmt.op import uses_deepmt_ops
 from deepmt.utils.tf_compat import get_tf, session_config
 
 #: atoms evaluated per session run unless ``batch_size`` or this variable says otherwise

@@ -152,10 +152,3 @@ def check_head_nodes(graph_def, meta: Dict, path: str) -> None:
             f"model file {path!r} is incomplete: nodes {', '.join(missing)} are missing; "
             "freeze the model again with 'deepmt freeze'."
         )
-
-
-def uses_deepmt_ops(graph_def) -> bool:
-    """Whether the graph contains deepmt's custom ops (op names ``Dmt*``)."""
-    return any(node.op.startswith("Dmt") for node in graph_def.node) or any(
-        node.op.startswith("Dmt") for fn in graph_def.library.function for node in fn.node_def
-    )

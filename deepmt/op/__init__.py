@@ -6,7 +6,7 @@ Importing this package imports neither TensorFlow nor the library;
 own cached graphs and sessions.
 """
 
-from deepmt.op.loader import build_info, library_path, load
+from deepmt.op.loader import build_info, library_path, load, uses_deepmt_ops
 from deepmt.op.numpy_api import (
     env_mat_a,
     env_mat_r,
@@ -19,6 +19,7 @@ from deepmt.op.numpy_api import (
 
 __all__ = [
     "load",
+    "uses_deepmt_ops",
     "library_path",
     "build_info",
     "env_mat_a",

@@ -159,3 +159,14 @@ def _register_gradients(module) -> None:
         except KeyError:  # already registered in this process
             pass
     _GRADIENTS_DONE = True
+
+
+def uses_deepmt_ops(graph_def) -> bool:
+    """Whether a GraphDef contains deepmt's custom ops (op names ``Dmt*``).
+
+    Function libraries are searched too. Such a graph can be imported only
+    after :func:`load`.
+    """
+    return any(node.op.startswith("Dmt") for node in graph_def.node) or any(
+        node.op.startswith("Dmt") for fn in graph_def.library.function for node in fn.node_def
+    )
